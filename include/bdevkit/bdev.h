@@ -1,0 +1,256 @@
+// The block-device API for applications: find a bdev, open a descriptor, get a
+// per-thread channel, submit I/O and get a completion callback on the same thread.
+//
+// Submission contract (every Submit* below):
+//   returns 0        -> the callback WILL be called exactly once, on this thread,
+//                       never before the submit call has returned.
+//   returns -ENOMEM  -> no BdevIo was free on this thread; the callback will NOT be
+//                       called. Wait for one with QueueIoWait() and submit again.
+//   returns -EINVAL  -> bad arguments (out of range, not writable, type unsupported);
+//                       the callback will NOT be called.
+//   returns -ENODEV  -> the bdev is being removed; the callback will NOT be called.
+// Submission is on the I/O path: it allocates nothing and takes no locks.
+#ifndef BDEVKIT_BDEV_H_
+#define BDEVKIT_BDEV_H_
+
+#include <sys/uio.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "bdevkit/io_channel.h"
+#include "bdevkit/runtime.h"
+#include "nlohmann/json_fwd.hpp"
+
+namespace bdevkit {
+
+enum class IoType : uint8_t {
+  kRead,
+  kWrite,
+  kWriteZeroes,
+  kUnmap,
+  kFlush,
+  kReset,
+};
+inline constexpr int kNumIoTypes = 6;
+// "read", "write", "write_zeroes", "unmap", "flush", "reset" (SPDK's names).
+std::string_view IoTypeName(IoType type);
+
+// The outcome of one I/O: 0 or a negative errno, plus the NVMe status when a device
+// reported one (sct/sc stay 0 otherwise). Small, copied by value.
+struct IoStatus {
+  int32_t error = 0;  // 0 = success, else -EIO, -ECANCELED, -ENODEV, ...
+  uint8_t nvme_sct = 0;
+  uint8_t nvme_sc = 0;
+  bool ok() const { return error == 0; }
+  static IoStatus Success() { return {}; }
+  static IoStatus Error(int negative_errno) { return {negative_errno, 0, 0}; }
+};
+
+// Completion callback: plain function + argument, so submitting allocates nothing.
+using IoCallback = void (*)(void* cb_arg, IoStatus status);
+
+// Per-bdev counters, as bdev_get_iostat reports them.
+struct IoStats {
+  uint64_t bytes_read = 0, num_read_ops = 0;
+  uint64_t bytes_written = 0, num_write_ops = 0;
+  uint64_t bytes_unmapped = 0, num_unmap_ops = 0;
+  uint64_t num_write_zeroes_ops = 0, bytes_write_zeroed = 0;
+  uint64_t num_flush_ops = 0, num_reset_ops = 0;
+  uint64_t read_latency_ticks = 0, max_read_latency_ticks = 0, min_read_latency_ticks = 0;
+  uint64_t write_latency_ticks = 0, max_write_latency_ticks = 0, min_write_latency_ticks = 0;
+  uint64_t unmap_latency_ticks = 0, max_unmap_latency_ticks = 0, min_unmap_latency_ticks = 0;
+  uint64_t num_errors = 0;
+  std::array<uint64_t, kNumIoTypes> errors_by_type{};
+
+  // Adds `other` in (sums, maxima, minima ignoring zero).
+  void Merge(const IoStats& other);
+};
+
+// Static description of a bdev. Modules fill it in when they create one.
+struct BdevProperties {
+  std::string name;
+  std::vector<std::string> aliases;
+  std::string uuid;  // canonical text form; empty = the core generates one
+  std::string product_name;
+  uint32_t block_size = 512;
+  uint64_t num_blocks = 0;
+  uint32_t write_unit_size = 1;       // blocks a write must be a multiple of
+  uint32_t required_alignment = 0;    // buffer alignment in bytes (0 or a power of 2)
+  uint32_t optimal_io_boundary = 0;   // blocks; 0 = none
+  bool split_on_optimal_io_boundary = false;
+  uint32_t max_transfer_blocks = 0;   // 0 = unlimited
+  uint32_t max_unmap_blocks = 0;      // 0 = unlimited
+  uint32_t max_write_zeroes_blocks = 0;  // 0 = unlimited
+};
+
+enum class ClaimType { kNone, kExclusiveWrite };
+
+enum class BdevEvent { kRemove, kResize };
+// Runs on the thread that opened the descriptor.
+using BdevEventCallback = std::function<void(BdevEvent event)>;
+
+
+struct BdevIo;
+class BdevModule;
+struct BdevInternal;  // the core's per-bdev state (descriptors, claim, channels)
+
+// A block device. Applications read its properties; modules subclass it and
+// implement the protected operation table (see bdevkit/module.h).
+class Bdev {
+ public:
+  Bdev(const Bdev&) = delete;
+  Bdev& operator=(const Bdev&) = delete;
+  virtual ~Bdev();
+
+  const std::string& name() const { return props_.name; }
+  const std::vector<std::string>& aliases() const { return props_.aliases; }
+  const std::string& uuid() const { return props_.uuid; }
+  const std::string& product_name() const { return props_.product_name; }
+  uint32_t block_size() const { return props_.block_size; }
+  uint64_t num_blocks() const { return props_.num_blocks; }
+  const BdevProperties& properties() const { return props_; }
+  BdevModule& module() const { return *module_; }
+
+  // Whether the backend handles `type`. Any thread; never blocks.
+  virtual bool IoTypeSupported(IoType type) const = 0;
+
+  // Claim state, as bdev_get_bdevs shows it. Any thread.
+  ClaimType claim_type() const;
+  std::string claim_module() const;
+
+  BdevInternal& internal() const { return *internal_; }
+
+ protected:
+  // Modules construct with the properties filled in, then call RegisterBdev().
+  Bdev(BdevModule* module, BdevProperties props);
+
+  // ---- The operation table, implemented by modules --------------------------------
+  // Submits `io` on the backend channel `ch` (the one GetBackendChannel() returned on
+  // this thread). Must complete it exactly once with CompleteIo(), possibly before
+  // returning. The hot path: one virtual call per I/O.
+  virtual void SubmitIo(IoChannel& ch, BdevIo& io) = 0;
+  // This thread's backend channel (a reference the core Put()s when done).
+  virtual IoChannel* GetBackendChannel() = 0;
+  // Releases the backend's resources after the bdev is unregistered; runs on the app
+  // thread; `done` may be called later (async teardown). Default: done() at once.
+  virtual void Destruct(std::function<void()> done) { done(); }
+  // Fills the module-specific object of bdev_get_bdevs ("driver_specific"), e.g.
+  // {"aio": {...}}. Default: leaves it empty. Control plane.
+  virtual void DumpInfoJson(nlohmann::json& driver_specific) const;
+  // Appends the {"method": ..., "params": ...} calls that recreate this bdev to
+  // `config` (a JSON array), for save_config. Default: nothing. Control plane.
+  virtual void WriteConfigJson(nlohmann::json& config) const;
+
+  // Changes num_blocks and tells every open descriptor (kResize). App thread.
+  void NotifyResize(uint64_t new_num_blocks);
+
+ private:
+  friend class BdevRegistry;
+  friend class BdevChannel;
+  friend class BdevIoSubmitter;
+  BdevModule* const module_;
+  BdevProperties props_;
+  std::unique_ptr<BdevInternal> internal_;
+};
+
+class BdevDesc;
+
+// Finds a bdev by name, alias or UUID. The pointer is only safe to use while the
+// caller holds a descriptor open on it, or on the app thread. Any thread.
+Bdev* FindBdev(std::string_view name_alias_or_uuid);
+
+// Names of all registered bdevs, in registration order. Any thread.
+std::vector<std::string> ListBdevs();
+
+// Opens a descriptor. `event_cb` is told about removal (then close the descriptor
+// soon) and resize. Fails with kNotFound (unknown name), kPermissionDenied (writable
+// open of a bdev claimed by someone else) or kUnavailable (being removed).
+// Runtime thread; never blocks.
+absl::StatusOr<std::unique_ptr<BdevDesc>> OpenBdev(std::string_view name, bool writable,
+                                                   BdevEventCallback event_cb = nullptr);
+
+// Waits for BdevIo to free up on this thread after a submit returned -ENOMEM.
+struct IoWaitEntry {
+  void (*cb)(void* arg) = nullptr;  // called once, on this thread, when one frees
+  void* cb_arg = nullptr;
+  IoWaitEntry* next = nullptr;  // owned by the core while queued
+};
+
+// An open handle on a bdev. Close it (destroy it) on the thread that opened it.
+class BdevDesc {
+ public:
+  BdevDesc(const BdevDesc&) = delete;
+  BdevDesc& operator=(const BdevDesc&) = delete;
+  ~BdevDesc();  // closes; owning thread; never blocks. Release channels first.
+
+  Bdev& bdev() const { return *bdev_; }
+  bool writable() const { return writable_; }
+
+  // This thread's channel for the bdev (reference counted: Put() it when done).
+  // nullptr if the bdev is going away. Runtime thread; never blocks.
+  IoChannel* GetIoChannel();
+
+  // Claims the bdev for a module (virtual bdevs claim their bases): no one else can
+  // then open it for writing. The descriptor must be writable. Owning thread.
+  absl::Status Claim(ClaimType type, std::string_view module_name);
+
+  // I/O. Offsets and lengths in blocks. See the submission contract at the top.
+  int Read(IoChannel* ch, void* buf, uint64_t offset_blocks, uint64_t num_blocks,
+           IoCallback cb, void* cb_arg);
+  int Readv(IoChannel* ch, const iovec* iov, int iovcnt, uint64_t offset_blocks,
+            uint64_t num_blocks, IoCallback cb, void* cb_arg);
+  int Write(IoChannel* ch, const void* buf, uint64_t offset_blocks, uint64_t num_blocks,
+            IoCallback cb, void* cb_arg);
+  int Writev(IoChannel* ch, const iovec* iov, int iovcnt, uint64_t offset_blocks,
+             uint64_t num_blocks, IoCallback cb, void* cb_arg);
+  int WriteZeroes(IoChannel* ch, uint64_t offset_blocks, uint64_t num_blocks, IoCallback cb,
+                  void* cb_arg);
+  int Unmap(IoChannel* ch, uint64_t offset_blocks, uint64_t num_blocks, IoCallback cb,
+            void* cb_arg);
+  int Flush(IoChannel* ch, uint64_t offset_blocks, uint64_t num_blocks, IoCallback cb,
+            void* cb_arg);
+  // Quiesces the bdev on every thread, fails I/O queued in the layer with -ECANCELED,
+  // lets the backend reset, then resumes. New I/O during a reset fails with -EAGAIN.
+  int Reset(IoChannel* ch, IoCallback cb, void* cb_arg);
+
+  // After -ENOMEM: `entry->cb` runs once a BdevIo frees on ch's thread. The entry
+  // must stay alive until then. Returns -EINVAL if BdevIo are in fact available.
+  int QueueIoWait(IoChannel* ch, IoWaitEntry* entry);
+
+ private:
+  friend class BdevRegistry;
+  BdevDesc(Bdev* bdev, bool writable, BdevEventCallback event_cb, Thread* thread)
+      : bdev_(bdev), writable_(writable), event_cb_(std::move(event_cb)), thread_(thread) {}
+
+  Bdev* const bdev_;
+  const bool writable_;
+  BdevEventCallback event_cb_;
+  Thread* const thread_;
+  bool closed_ = false;
+};
+
+// Registers the modules compiled into this build (the module list). Idempotent.
+void RegisterBuiltinModules();
+
+// Starts/stops the bdev layer: Start inits every module (then examine runs for new
+// bdevs); Stop unregisters every bdev (bdevs nobody claims first, so virtual bdevs
+// go before their bases) and finis the modules. App thread; never block; `done` runs
+// on the app thread.
+void StartBdevLayer(std::function<void(absl::Status)> done);
+void StopBdevLayer(std::function<void()> done);
+
+// Collects the bdev's counters from every channel; `done` runs on the calling thread.
+// Runtime thread; never blocks.
+void GetIoStats(Bdev& bdev, std::function<void(const IoStats&)> done);
+
+}  // namespace bdevkit
+
+#endif  // BDEVKIT_BDEV_H_

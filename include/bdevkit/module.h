@@ -1,0 +1,138 @@
+// The API for writing a bdev module (a backend): subclass Bdev and implement its
+// operation table, complete each BdevIo exactly once, register the module and its
+// bdevs. Applications only need bdevkit/bdev.h.
+#ifndef BDEVKIT_MODULE_H_
+#define BDEVKIT_MODULE_H_
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "absl/status/status.h"
+#include "bdevkit/bdev.h"
+#include "bdevkit/io_channel.h"
+#include "nlohmann/json_fwd.hpp"
+
+namespace bdevkit {
+
+class BdevChannel;
+
+// Scratch space each BdevIo carries for the module that executes it, so modules need
+// no per-I/O allocation of their own.
+inline constexpr size_t kBdevIoDriverCtxSize = 192;
+// iovecs a BdevIo holds inline (used by splitting and bounce buffers).
+inline constexpr int kBdevIoInlineIovs = 16;
+
+// One I/O request as a module sees it. Taken from a per-thread cache by the core.
+// The request fields are set by the core and must be treated as read-only.
+struct BdevIo {
+  // ---- Request ----------------------------------------------------------------------
+  IoType type = IoType::kRead;
+  Bdev* bdev = nullptr;
+  uint64_t offset_blocks = 0;
+  uint64_t num_blocks = 0;
+  // Data of a read or write: block_size * num_blocks bytes in total, each element
+  // aligned to the bdev's required_alignment (the core bounces when the caller's
+  // buffers are not).
+  iovec* iovs = nullptr;
+  int iovcnt = 0;
+
+  uint64_t length_bytes() const { return num_blocks * bdev_block_size; }
+
+  // The module's per-I/O scratch space. T must fit and be trivially destructible
+  // (the core never runs destructors on it).
+  template <typename T>
+  T& driver_ctx() {
+    static_assert(sizeof(T) <= kBdevIoDriverCtxSize, "driver context too large");
+    static_assert(alignof(T) <= 16, "driver context over-aligned");
+    static_assert(std::is_trivially_destructible_v<T>, "driver context needs a destructor");
+    return *reinterpret_cast<T*>(driver_ctx_storage);
+  }
+
+  // ---- Core bookkeeping: modules do not touch these ---------------------------------
+  uint32_t bdev_block_size = 0;
+  BdevChannel* channel = nullptr;  // the core's channel it was submitted on
+  IoCallback cb = nullptr;
+  void* cb_arg = nullptr;
+  uint64_t submit_ticks = 0;
+  IoStatus status;
+  bool in_submit = false;   // completion while set is deferred (no recursion)
+  bool bounced = false;
+  BdevIo* next = nullptr;   // free list / queues
+  // Splitting: a parent tracks its children.
+  BdevIo* parent = nullptr;
+  uint64_t split_next_block = 0;   // parent: first block not yet handed to a child
+  uint32_t split_outstanding = 0;  // parent: children in flight
+  // The caller's data description, kept when splitting or bouncing replaced iovs.
+  const iovec* orig_iovs = nullptr;
+  int orig_iovcnt = 0;
+  void* bounce_buf = nullptr;
+  uint32_t bounce_size_class = 0;
+  iovec inline_iovs[kBdevIoInlineIovs];
+
+  alignas(16) unsigned char driver_ctx_storage[kBdevIoDriverCtxSize];
+};
+
+// Completes an I/O. Must be called exactly once per submitted BdevIo, on the thread it
+// was submitted on (a module whose completions arrive elsewhere sends a message back
+// first). The BdevIo must not be touched afterwards. Never blocks.
+void CompleteIo(BdevIo& io, IoStatus status);
+
+// A backend module. Register one instance per module before the bdev layer starts.
+class BdevModule {
+ public:
+  explicit BdevModule(std::string name) : name_(std::move(name)) {}
+  BdevModule(const BdevModule&) = delete;
+  BdevModule& operator=(const BdevModule&) = delete;
+  virtual ~BdevModule() = default;
+
+  const std::string& name() const { return name_; }
+
+  // App thread, at bdev layer start, in registration order. An error stops start-up.
+  virtual absl::Status Init() { return absl::OkStatus(); }
+  // App thread, at bdev layer stop, in reverse order, after every bdev is gone.
+  virtual void Fini() {}
+  // Offered each newly registered bdev (app thread), so virtual modules can assemble
+  // themselves on it. Must call ExamineDone(bdev, *this) exactly once, now or later.
+  virtual void Examine(Bdev& bdev);
+  // Module-wide options for save_config, written before any bdev's config.
+  virtual void WriteConfigJson(nlohmann::json& config) const;
+
+ private:
+  const std::string name_;
+};
+
+// Adds a module. Before StartBdevLayer(); any thread. Modules listed in the build's
+// module list are registered by RegisterBuiltinModules().
+void RegisterModule(std::unique_ptr<BdevModule> module);
+BdevModule* FindModule(std::string_view name);
+
+// Tells the core a module finished examining `bdev`. App thread.
+void ExamineDone(Bdev& bdev, BdevModule& module);
+
+// Makes a bdev visible. Fails with kAlreadyExists (name, alias or UUID taken) or
+// kInvalidArgument (block size not a multiple of 512, zero blocks, empty name, bad
+// alignment...). On failure the bdev is destroyed and nothing is registered.
+// App thread; never blocks.
+absl::Status RegisterBdev(std::unique_ptr<Bdev> bdev);
+
+// Starts removing a bdev: open descriptors get kRemove, new opens and new I/O fail,
+// and once every descriptor is closed and every channel released the bdev is
+// destructed and `done` runs (on the calling thread) with OK, or with kNotFound if
+// no such bdev. App thread; never blocks.
+void UnregisterBdev(std::string_view name, std::function<void(absl::Status)> done);
+
+// Makes a bdev's UUID text from 16 random bytes (RFC 4122 version 4). Any thread.
+std::string GenerateUuid();
+// Validates and lower-cases a UUID given by a user. Any thread.
+absl::StatusOr<std::string> ParseUuid(std::string_view text);
+
+}  // namespace bdevkit
+
+#endif  // BDEVKIT_MODULE_H_

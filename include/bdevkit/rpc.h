@@ -1,0 +1,85 @@
+// JSON-RPC methods: one declarative description per method. The same description
+// drives parameter validation (errors name the bad parameter), rpc_get_methods, help
+// text and docs/rpc.md. Modules register their methods from their own folder.
+// Config files (SPDK's subsystems format) replay their entries through these methods.
+#ifndef BDEVKIT_RPC_H_
+#define BDEVKIT_RPC_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace bdevkit {
+
+enum class RpcParamType { kString, kBool, kInt, kUint, kNumber, kObject, kArray, kAny };
+std::string_view RpcParamTypeName(RpcParamType type);
+
+struct RpcParam {
+  std::string name;
+  RpcParamType type = RpcParamType::kString;
+  bool required = false;
+  // Filled in when the caller leaves the parameter out (null = stays absent).
+  nlohmann::json default_value = nullptr;
+  std::string doc;
+};
+
+// What a handler reports: a result (any JSON), or an error status. The status code
+// maps to JSON-RPC errors in one place (rpc/status_mapping): kNotFound -> -19,
+// kAlreadyExists -> -17, kInvalidArgument -> -32602, ...
+using RpcResult = absl::StatusOr<nlohmann::json>;
+using RpcDone = std::function<void(RpcResult)>;
+
+struct RpcMethod {
+  std::string name;
+  std::string summary;
+  std::vector<RpcParam> params;
+  // Runs on the app thread with params validated against `params` (unknown keys
+  // rejected, types checked, defaults filled in; always an object). Must call `done`
+  // exactly once, now or later, on the app thread.
+  std::function<void(const nlohmann::json& params, RpcDone done)> handler;
+  // Allowed while loading the startup config only (SPDK's "startup" state).
+  bool startup_only = false;
+};
+
+// Adds a method; kAlreadyExists if the name is taken. Any thread (control plane).
+absl::Status RegisterRpcMethod(RpcMethod method);
+
+// The method of that name, or nullptr. Any thread.
+const RpcMethod* FindRpcMethod(std::string_view name);
+
+// Every registered method, sorted by name. Any thread.
+std::vector<const RpcMethod*> ListRpcMethods();
+
+// Checks `params` (null, or an object) against the method's description and returns
+// the object the handler sees. Errors are kInvalidArgument and name the parameter.
+absl::StatusOr<nlohmann::json> ValidateRpcParams(const RpcMethod& method,
+                                                 const nlohmann::json& params);
+
+// Validates and calls a method; kUnimplemented for an unknown name. App thread.
+void CallRpcMethod(std::string_view name, const nlohmann::json& params, RpcDone done);
+
+// Replays a config in SPDK's format ({"subsystems":[{"subsystem":"bdev","config":
+// [{"method":..., "params":...}, ...]}]}) in order. Subsystems bdevkit does not have
+// are skipped with a warning. The first failing entry stops the load, and the error
+// names the subsystem, the entry's index and method. App thread; `done` on it.
+void LoadJsonConfig(const nlohmann::json& config, std::function<void(absl::Status)> done);
+
+// Reads and parses a config file (errors name the file, and the line of a syntax
+// error), then LoadJsonConfig. App thread.
+void LoadJsonConfigFile(const std::string& path, std::function<void(absl::Status)> done);
+
+// Typed access to a validated params object (a present, right-typed member, or the
+// default the description filled in). For handlers.
+std::string ParamString(const nlohmann::json& params, std::string_view name);
+uint64_t ParamUint(const nlohmann::json& params, std::string_view name);
+bool ParamBool(const nlohmann::json& params, std::string_view name);
+bool HasParam(const nlohmann::json& params, std::string_view name);
+
+}  // namespace bdevkit
+
+#endif  // BDEVKIT_RPC_H_
