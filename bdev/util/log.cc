@@ -1,7 +1,6 @@
 #include "bdevkit/log.h"
 
 #include <cstdio>
-#include <mutex>
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
@@ -58,7 +57,7 @@ void DisableLogFlags() {
 
 bool LogFlagEnabled(std::string_view component) {
   absl::MutexLock lock(&g_flags_mu);
-  return Flags().contains("all") || Flags().contains(component);
+  return Flags().contains("all") || Flags().contains(std::string(component));
 }
 
 namespace log_internal {
