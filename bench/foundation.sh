@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Foundation benchmarks (issue 2): bdevperf against references measured in the same
+# run on the same machine. Prints every command it runs, medians of RUNS runs with
+# min and max, and the ratios:
+#   (a) null bdev, 1 core, 4 KiB randread QD 128: ns per I/O, and IOPS / fio's null
+#       ioengine (same bs, iodepth, runtime, one job, pinned)      target >= 5
+#   (b) malloc bdev, same workload: IOPS / a plain memcpy loop of random 4 KiB blocks
+#       of a buffer as large as the bdev on one core                target >= 0.8
+#   (c) two null bdevs: IOPS on 2 cores / on 1 core                 target >= 1.8
+# A benchmark, not a test: it fails only if something cannot run.
+#
+# Environment: SECONDS_PER_RUN (10), RUNS (3), CORE (0), BUILD_DIR (build-perf-rel),
+#              BS (4096), QD (128), BDEV_MB (1024).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+T=${SECONDS_PER_RUN:-10}
+RUNS=${RUNS:-3}
+CORE=${CORE:-0}
+BS=${BS:-4096}
+QD=${QD:-128}
+BDEV_MB=${BDEV_MB:-1024}
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-perf-rel}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+say() { echo "$*" >&2; }
+# show_run CMD...: prints the exact command, then runs it.
+show_run() { say "+ $*"; "$@"; }
+
+# ---- Build (Release, same flags every time) ------------------------------------------
+if ! command -v fio >/dev/null; then
+  say "fio is missing: installing Debian's fio"
+  apt-get install -y fio >/dev/null
+fi
+show_run cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DBDEVKIT_BUILD_TESTS=OFF -DBDEVKIT_SANITIZE= >/dev/null
+show_run ninja -C "$BUILD_DIR" bdevperf >/dev/null
+BDEVPERF=$BUILD_DIR/tools/bdevperf/bdevperf
+show_run g++ -std=c++20 -O2 -o "$WORK/memcpy_rate" "$ROOT/bench/memcpy_rate.cc"
+
+NUM_BLOCKS=$((BDEV_MB * 1024 * 1024 / BS))
+bdev() { # KIND NAME
+  echo "{\"method\":\"bdev_$1_create\",\"params\":{\"name\":\"$2\",\"num_blocks\":$NUM_BLOCKS,\"block_size\":$BS}}"
+}
+config() { # FILE ENTRY...
+  local file=$1; shift
+  local IFS=,
+  echo "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[$*]}]}" >"$file"
+}
+config "$WORK/null.json" "$(bdev null Null0)"
+config "$WORK/malloc.json" "$(bdev malloc Malloc0)"
+config "$WORK/null2.json" "$(bdev null Null0)" "$(bdev null Null1)"
+MASK1=$(printf '0x%x' $((1 << CORE)))
+
+# One measurement each; every function prints one number (IOPS).
+bdevperf_iops() { # CONFIG MASK [extra flags]
+  local cfg=$1 mask=$2; shift 2
+  local out
+  say "+ $BDEVPERF -c $cfg -q $QD -o $BS -w randread -t $T -m $mask $*"
+  out=$("$BDEVPERF" -c "$cfg" -q "$QD" -o "$BS" -w randread -t "$T" -m "$mask" "$@")
+  echo "$out" >&2
+  echo "$out" | awk '$1 == "Total" { print $3 }'
+}
+fio_null_iops() {
+  local cmd=(taskset -c "$CORE" fio --name=null --ioengine=null --rw=randread --bs="$BS"
+             --iodepth="$QD" --size="${BDEV_MB}m" --runtime="$T" --time_based --numjobs=1
+             --output-format=json)
+  say "+ ${cmd[*]}"
+  "${cmd[@]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["read"]["iops"])'
+}
+memcpy_iops() {
+  local cmd=(taskset -c "$CORE" "$WORK/memcpy_rate" $((BDEV_MB * 1024 * 1024)) "$BS" "$QD" "$T")
+  say "+ ${cmd[*]}"
+  "${cmd[@]}" | awk '$1 == "copies_per_sec" { print $2 }'
+}
+
+# stats V...: "median min max"
+stats() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+  m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f %.0f %.0f", m, v[1], v[NR] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+declare -a null_bp fio_null malloc_bp memcpy one_core two_cores
+# Interleave the runs (ours, reference, ours, reference...) so slow drifts of a noisy
+# machine hit both sides alike.
+for ((i = 1; i <= RUNS; ++i)); do
+  say "=== run $i of $RUNS"
+  null_bp+=("$(bdevperf_iops "$WORK/null.json" "$MASK1")")
+  fio_null+=("$(fio_null_iops)")
+  malloc_bp+=("$(bdevperf_iops "$WORK/malloc.json" "$MASK1" --prefill)")
+  memcpy+=("$(memcpy_iops)")
+  one_core+=("$(bdevperf_iops "$WORK/null2.json" "$MASK1")")
+  two_cores+=("$(bdevperf_iops "$WORK/null2.json" 0x3)")
+done
+
+read -r nb_med nb_min nb_max <<<"$(stats "${null_bp[@]}")"
+read -r fn_med fn_min fn_max <<<"$(stats "${fio_null[@]}")"
+read -r mb_med mb_min mb_max <<<"$(stats "${malloc_bp[@]}")"
+read -r mc_med mc_min mc_max <<<"$(stats "${memcpy[@]}")"
+read -r c1_med c1_min c1_max <<<"$(stats "${one_core[@]}")"
+read -r c2_med c2_min c2_max <<<"$(stats "${two_cores[@]}")"
+
+cat <<REPORT
+
+Foundation benchmark: ${BS} B randread, QD ${QD}, ${T} s per run, median of ${RUNS} (min..max), IOPS
+$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')
+
+| measurement                         | median IOPS | min..max          |
+|-------------------------------------|-------------|-------------------|
+| bdevperf null, 1 core               | $nb_med | $nb_min..$nb_max |
+| fio ioengine=null, 1 core           | $fn_med | $fn_min..$fn_max |
+| bdevperf malloc (--prefill), 1 core | $mb_med | $mb_min..$mb_max |
+| memcpy loop, random 4 KiB, 1 core   | $mc_med | $mc_min..$mc_max |
+| bdevperf 2x null, 1 core (0x1)      | $c1_med | $c1_min..$c1_max |
+| bdevperf 2x null, 2 cores (0x3)     | $c2_med | $c2_min..$c2_max |
+
+(a) null: $(awk -v i="$nb_med" 'BEGIN { printf "%.1f", 1e9 / i }') ns per I/O; bdevperf / fio null = $(ratio "$nb_med" "$fn_med")  (target >= 5)
+(b) malloc / memcpy = $(ratio "$mb_med" "$mc_med")  (target >= 0.8)
+(c) 2 cores / 1 core = $(ratio "$c2_med" "$c1_med")  (target >= 1.8)
+REPORT
