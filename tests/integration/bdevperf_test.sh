@@ -114,6 +114,8 @@ verify_null_fails)
   grep -qE '^bdevperf: job Null0 failed: verify miscompare on bdev Null0: LBA 0x[0-9a-f]+ \(byte offset 0x[0-9a-f]+ in the block\)' \
     "$TMP/nullverify.err" || { fail "verify on null: no miscompare line"; show nullverify; }
   grep -q 'Latency(us)' "$TMP/nullverify.out" || fail "verify on null: no table"
+  fails=$(awk '$1 == "Null0" && $2 == ":" { print $6 }' "$TMP/nullverify.out")
+  awk -v v="$fails" 'BEGIN { exit !(v > 0) }' || fail "verify on null: Fail/s is '$fails'"
   ;;
 two_cores)
   [[ $(nproc) -ge 2 ]] || { echo "SKIP: one core"; exit 0; }
@@ -154,19 +156,19 @@ bad_input)
   expect_error missing "config file $TMP/nope.json: No such file"
   printf '{"subsystems": [ {"subsystem": "bdev", "config": [ \n' >"$TMP/broken.json"
   run malformed -c "$TMP/broken.json" -q 4 -o 4k -w read -t 1
-  expect_error malformed "config file $TMP/broken.json"
+  expect_error malformed "config file \"?$TMP/broken.json\"?: .*(syntax|parse)"
   echo '{"subsystems":[{"subsystem":"bdev","config":[]}]}' >"$TMP/empty.json"
   run empty -c "$TMP/empty.json" -q 4 -o 4k -w read -t 1
   expect_error empty 'no bdevs to test'
   config "$TMP/dup.json" "$(malloc_entry Dup0 256 4096)" "$(malloc_entry Dup0 256 4096)"
   run dup -c "$TMP/dup.json" -q 4 -o 4k -w read -t 1
-  expect_error dup "config file $TMP/dup.json"
+  expect_error dup "config file \"?$TMP/dup.json\"?: .*Dup0"
   config "$TMP/bs.json" "$(malloc_entry Bs0 256 1000)"
   run blocksize -c "$TMP/bs.json" -q 4 -o 4k -w read -t 1
-  expect_error blocksize "config file $TMP/bs.json"
+  expect_error blocksize "config file \"?$TMP/bs.json\"?: .*block.size"
   config "$TMP/zero.json" "$(null_entry Zero0 0 4096)"
   run zeroblocks -c "$TMP/zero.json" -q 4 -o 4k -w read -t 1
-  expect_error zeroblocks "config file $TMP/zero.json"
+  expect_error zeroblocks "config file \"?$TMP/zero.json\"?: .*num_blocks"
   # --help is not an error.
   run help --help
   expect_ok help

@@ -48,7 +48,10 @@ class PerfApp {
  private:
   void OnConfigLoaded(absl::Status status) {
     if (!status.ok()) {
-      return Abort(absl::StrCat("config file ", opts_.config_file, ": ", status.message()));
+      // The loader's errors usually name the file already; do not say it twice.
+      const std::string message(status.message());
+      if (message.find(opts_.config_file) != std::string::npos) return Abort(message);
+      return Abort(absl::StrCat("config file ", opts_.config_file, ": ", message));
     }
     if (absl::Status st = MakeJobs(); !st.ok()) return Abort(std::string(st.message()));
     pending_ = jobs_.size();

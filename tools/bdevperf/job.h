@@ -73,7 +73,9 @@ class Job {
 
   // The I/O path.
   void PrepareNext(Task& task);
-  void Submit(Task& task);
+  // `now`: GetTicks() just read by the caller (the completion that frees the task
+  // stamps the next submit with its own reading: one tick read per I/O, not two).
+  void Submit(Task& task, uint64_t now);
   static void OnComplete(void* arg, IoStatus status);
   static void OnIoWait(void* arg);
   void TaskDone(Task& task);
@@ -99,6 +101,7 @@ class Job {
   std::vector<Task> tasks_;
   std::vector<uint64_t> busy_slots_;  // verify: bitmap of slots in flight
 
+  bool random_ = false;       // IsRandom(workload), looked up once
   uint64_t rng_state_ = 0;
   uint64_t next_slot_ = 0;
   uint64_t next_generation_ = 1;
