@@ -201,7 +201,8 @@ void DeleteMallocBdev(const std::string& name, std::function<void(absl::Status)>
                                           bdev->module().name(), ")")));
     return;
   }
-  UnregisterBdev(bdev->name(), std::move(done));
+  std::string canonical = bdev->name();  // `name` may be an alias; the bdev may go away
+  UnregisterBdev(canonical, std::move(done));
 }
 
 }  // namespace bdevkit

@@ -120,7 +120,8 @@ void DeleteNullBdev(const std::string& name, std::function<void(absl::Status)> d
         absl::StrCat(bdev == nullptr ? "no bdev named \"" : "not a null bdev: \"", name, "\"")));
     return;
   }
-  UnregisterBdev(bdev->name(), std::move(done));
+  std::string canonical = bdev->name();  // `name` may be an alias; the bdev may go away
+  UnregisterBdev(canonical, std::move(done));
 }
 
 }  // namespace bdevkit
