@@ -41,7 +41,11 @@ class PerfApp {
         Runtime::RequestStop();
         return;
       }
-      LoadJsonConfigFile(opts_.config_file, [this](absl::Status st) { OnConfigLoaded(st); });
+      LoadJsonConfigFile(opts_.config_file, [this](absl::Status st) {
+        if (!st.ok()) return OnConfigLoaded(st);
+        // Virtual modules may still be assembling on the new bdevs: list them after.
+        WaitForExamine([this] { OnConfigLoaded(absl::OkStatus()); });
+      });
     });
   }
 

@@ -40,18 +40,18 @@ TEST(Report, TableLayout) {
                                     Make("Malloc0", 256000, 256000 * 40, 5, 300)};
   const std::string t = FormatResultTable(results);
   EXPECT_NE(t.find("Latency(us)\n"), std::string::npos);
-  EXPECT_NE(t.find("Device Information           : runtime(s)       IOPS      MiB/s     "
+  EXPECT_NE(t.find("Device Information           : runtime(s)         IOPS       MiB/s     "
                    "Fail/s     TO/s    Average        min        max\n"),
             std::string::npos)
       << t;
   EXPECT_NE(t.find("Job: Null0 (Core Mask 0x1, workload: randread, depth: 128, IO size: 4096)\n"),
             std::string::npos);
-  EXPECT_NE(t.find("     Null0                   :       2.00  256000.00    1000.00       0.00"
+  EXPECT_NE(t.find("     Null0                   :       2.00    256000.00     1000.00       0.00"
                    "     0.00      10.00       2.00      90.00\n"),
             std::string::npos)
       << t;
   // Total: sums of rates, I/O-weighted average, min of mins, max of maxes.
-  EXPECT_NE(t.find("Total                        :             384000.00    1500.00       0.00"
+  EXPECT_NE(t.find("Total                        :               384000.00     1500.00       0.00"
                    "     0.00      20.00       2.00     300.00\n"),
             std::string::npos)
       << t;
