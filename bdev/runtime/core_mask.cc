@@ -30,7 +30,8 @@ absl::StatusOr<std::vector<int>> ParseList(std::string_view mask, std::string_vi
     part = absl::StripAsciiWhitespace(part);
     std::vector<absl::string_view> range = absl::StrSplit(part, absl::MaxSplits('-', 1));
     int lo, hi;
-    if (!absl::SimpleAtoi(range[0], &lo) || (range.size() == 2 && !absl::SimpleAtoi(range[1], &hi))) {
+    if (!absl::SimpleAtoi(range[0], &lo) ||
+        (range.size() == 2 && !absl::SimpleAtoi(range[1], &hi))) {
       return CoreError(mask, absl::StrFormat("'%s' is not a core number or range", part));
     }
     if (range.size() == 1) hi = lo;

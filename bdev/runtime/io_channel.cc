@@ -88,7 +88,8 @@ class IoDeviceRegistry {
 
   void Put(IoChannel* ch) {
     if (ch->refs_ == 0) {
-      LOG_ERROR("IoChannel::Put on channel of '%s' with no references", ch->device_->io_device_name());
+      LOG_ERROR("IoChannel::Put on channel of '%s' with no references",
+                ch->device_->io_device_name());
       return;
     }
     // Already queued (released, taken, released again): one queue entry is enough.
@@ -192,7 +193,9 @@ IoChannel* IoDevice::GetIoChannel() { return IoDeviceRegistry::Get().Get(this); 
 void IoChannel::Put() { IoDeviceRegistry::Get().Put(this); }
 
 namespace runtime_internal {
-void DestroyChannelIfUnused(IoChannel* channel) { IoDeviceRegistry::Get().DestroyIfUnused(channel); }
+void DestroyChannelIfUnused(IoChannel* channel) {
+  IoDeviceRegistry::Get().DestroyIfUnused(channel);
+}
 }  // namespace runtime_internal
 
 namespace {

@@ -81,15 +81,14 @@ void Reactor::Sleep(uint64_t now_ticks) {
 
   sleeping_.store(true, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // see Notify()
-  bool work = has_incoming_.load(std::memory_order_acquire) ||
-              runtime_internal::StopRequested();
+  bool work = has_incoming_.load(std::memory_order_acquire) || runtime_internal::StopRequested();
   for (const ThreadImpl* t : threads_) work = work || t->HasPendingWork();
   if (!work && deadline > now_ticks) {
     timespec ts{};
     const timespec* timeout = nullptr;
     if (deadline != UINT64_MAX) {
-      const uint64_t ns = static_cast<uint64_t>(
-          static_cast<double>(deadline - now_ticks) * 1e9 / static_cast<double>(GetTicksPerSecond()));
+      const uint64_t ns = static_cast<uint64_t>(static_cast<double>(deadline - now_ticks) * 1e9 /
+                                                static_cast<double>(GetTicksPerSecond()));
       ts.tv_sec = static_cast<time_t>(ns / 1000000000);
       ts.tv_nsec = static_cast<long>(ns % 1000000000);
       timeout = &ts;

@@ -1,4 +1,6 @@
 // Runtime start/stop and the registry of reactors and threads.
+#include "bdevkit/runtime.h"
+
 #include <cerrno>
 #include <memory>
 #include <vector>
@@ -10,7 +12,6 @@
 #include "bdev/runtime/runtime_internal.h"
 #include "bdev/runtime/thread_impl.h"
 #include "bdevkit/log.h"
-#include "bdevkit/runtime.h"
 
 namespace bdevkit {
 namespace {
@@ -36,9 +37,8 @@ RuntimeState& State() {
 
 ThreadImpl* NewThread(RuntimeState& s, std::string name, Reactor* reactor) {
   absl::MutexLock lock(&s.mu);
-  s.threads.push_back(std::make_unique<ThreadImpl>(std::move(name), s.next_thread_id++,
-                                                   reactor->core(), reactor,
-                                                   s.options.message_ring_size));
+  s.threads.push_back(std::make_unique<ThreadImpl>(
+      std::move(name), s.next_thread_id++, reactor->core(), reactor, s.options.message_ring_size));
   return s.threads.back().get();
 }
 
@@ -78,7 +78,12 @@ absl::Status Runtime::Start(const RuntimeOptions& options) {
   return absl::OkStatus();
 }
 
-void Runtime::RequestStop() { State().stop_requested.store(true, std::memory_order_release); }
+void Runtime::RequestStop() {
+  RuntimeState& s = State();
+  s.stop_requested.store(true, std::memory_order_release);
+  // Sleeping reactors must see the request now, not at their next timer.
+  for (auto& r : s.reactors) r->Notify();
+}
 
 void Runtime::Wait() {
   RuntimeState& s = State();
@@ -193,8 +198,8 @@ void VisitThread(void* arg) {
 void ForEachThread(std::function<void(Thread&)> fn, std::function<void()> done) {
   // Always by message, even to the caller's own thread: fn never runs inside the
   // caller's stack.
-  SendToNextThread(new ThreadWalk{runtime_internal::AllThreads(), 0, std::move(fn),
-                                  std::move(done), Thread::Current()});
+  SendToNextThread(new ThreadWalk{runtime_internal::AllThreads(), 0, std::move(fn), std::move(done),
+                                  Thread::Current()});
 }
 
 }  // namespace bdevkit

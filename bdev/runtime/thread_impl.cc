@@ -161,10 +161,12 @@ bool ThreadImpl::HoldsResources() const {
 
 void ThreadImpl::ReportAndReleaseLeftovers() {
   for (const Poller* p : active_) {
-    if (!p->unregistered_) LOG_WARNING("thread %s: poller '%s' still registered at exit", name(), p->name());
+    if (!p->unregistered_)
+      LOG_WARNING("thread %s: poller '%s' still registered at exit", name(), p->name());
   }
   for (const Poller* p : timed_heap_) {
-    if (!p->unregistered_) LOG_WARNING("thread %s: timed poller '%s' still registered at exit", name(), p->name());
+    if (!p->unregistered_)
+      LOG_WARNING("thread %s: timed poller '%s' still registered at exit", name(), p->name());
   }
   for (const auto& [device, ch] : channels_) {
     LOG_WARNING("thread %s: channel of '%s' still held at exit", name(), device->io_device_name());

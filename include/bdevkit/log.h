@@ -36,12 +36,12 @@ void Write(LogLevel level, const char* file, int line, std::string_view message)
 
 }  // namespace bdevkit
 
-#define BDEVKIT_LOG(level, ...)                                                         \
-  do {                                                                                  \
-    if (static_cast<int>(level) <=                                                      \
-        ::bdevkit::log_internal::g_level.load(std::memory_order_relaxed)) {            \
+#define BDEVKIT_LOG(level, ...)                                                                \
+  do {                                                                                         \
+    if (static_cast<int>(level) <=                                                             \
+        ::bdevkit::log_internal::g_level.load(std::memory_order_relaxed)) {                    \
       ::bdevkit::log_internal::Write(level, __FILE__, __LINE__, absl::StrFormat(__VA_ARGS__)); \
-    }                                                                                   \
+    }                                                                                          \
   } while (0)
 
 #define LOG_ERROR(...) BDEVKIT_LOG(::bdevkit::LogLevel::kError, __VA_ARGS__)
@@ -50,13 +50,13 @@ void Write(LogLevel level, const char* file, int line, std::string_view message)
 #define LOG_INFO(...) BDEVKIT_LOG(::bdevkit::LogLevel::kInfo, __VA_ARGS__)
 
 // Debug output of one component; costs one relaxed load when no flag is on.
-#define LOG_DEBUG(component, ...)                                                   \
-  do {                                                                              \
-    if (::bdevkit::log_internal::g_any_flag.load(std::memory_order_relaxed) &&     \
-        ::bdevkit::LogFlagEnabled(component)) {                                     \
+#define LOG_DEBUG(component, ...)                                                     \
+  do {                                                                                \
+    if (::bdevkit::log_internal::g_any_flag.load(std::memory_order_relaxed) &&        \
+        ::bdevkit::LogFlagEnabled(component)) {                                       \
       ::bdevkit::log_internal::Write(::bdevkit::LogLevel::kDebug, __FILE__, __LINE__, \
-                                     absl::StrFormat(__VA_ARGS__));                 \
-    }                                                                               \
+                                     absl::StrFormat(__VA_ARGS__));                   \
+    }                                                                                 \
   } while (0)
 
 #endif  // BDEVKIT_LOG_H_
