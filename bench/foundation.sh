@@ -51,6 +51,7 @@ config() { # FILE ENTRY...
 config "$WORK/null.json" "$(bdev null Null0)"
 config "$WORK/malloc.json" "$(bdev malloc Malloc0)"
 config "$WORK/null2.json" "$(bdev null Null0)" "$(bdev null Null1)"
+for f in null malloc null2; do say "config $f.json: $(cat "$WORK/$f.json")"; done
 MASK1=$(printf '0x%x' $((1 << CORE)))
 
 # One measurement each; every function prints one number (IOPS).
@@ -80,6 +81,9 @@ stats() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
   m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f %.0f %.0f", m, v[1], v[NR] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
+# The figures mean little on a busy machine: say how busy it was.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+say "load average before: $LOAD_BEFORE"
 declare -a null_bp fio_null malloc_bp memcpy one_core two_cores
 # Interleave the runs (ours, reference, ours, reference...) so slow drifts of a noisy
 # machine hit both sides alike.
@@ -103,7 +107,7 @@ read -r c2_med c2_min c2_max <<<"$(stats "${two_cores[@]}")"
 cat <<REPORT
 
 Foundation benchmark: ${BS} B randread, QD ${QD}, ${T} s per run, median of ${RUNS} (min..max), IOPS
-$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')
+$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); load before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)
 
 | measurement                         | median IOPS | min..max          |
 |-------------------------------------|-------------|-------------------|
