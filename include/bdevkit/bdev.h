@@ -82,12 +82,12 @@ struct BdevProperties {
   std::string product_name;
   uint32_t block_size = 512;
   uint64_t num_blocks = 0;
-  uint32_t write_unit_size = 1;       // blocks a write must be a multiple of
-  uint32_t required_alignment = 0;    // buffer alignment in bytes (0 or a power of 2)
-  uint32_t optimal_io_boundary = 0;   // blocks; 0 = none
+  uint32_t write_unit_size = 1;      // blocks a write must be a multiple of
+  uint32_t required_alignment = 0;   // buffer alignment in bytes (0 or a power of 2)
+  uint32_t optimal_io_boundary = 0;  // blocks; 0 = none
   bool split_on_optimal_io_boundary = false;
-  uint32_t max_transfer_blocks = 0;   // 0 = unlimited
-  uint32_t max_unmap_blocks = 0;      // 0 = unlimited
+  uint32_t max_transfer_blocks = 0;      // 0 = unlimited
+  uint32_t max_unmap_blocks = 0;         // 0 = unlimited
   uint32_t max_write_zeroes_blocks = 0;  // 0 = unlimited
 };
 
@@ -96,7 +96,6 @@ enum class ClaimType { kNone, kExclusiveWrite };
 enum class BdevEvent { kRemove, kResize };
 // Runs on the thread that opened the descriptor.
 using BdevEventCallback = std::function<void(BdevEvent event)>;
-
 
 struct BdevIo;
 class BdevModule;
@@ -203,8 +202,8 @@ class BdevDesc {
   absl::Status Claim(ClaimType type, std::string_view module_name);
 
   // I/O. Offsets and lengths in blocks. See the submission contract at the top.
-  int Read(IoChannel* ch, void* buf, uint64_t offset_blocks, uint64_t num_blocks,
-           IoCallback cb, void* cb_arg);
+  int Read(IoChannel* ch, void* buf, uint64_t offset_blocks, uint64_t num_blocks, IoCallback cb,
+           void* cb_arg);
   int Readv(IoChannel* ch, const iovec* iov, int iovcnt, uint64_t offset_blocks,
             uint64_t num_blocks, IoCallback cb, void* cb_arg);
   int Write(IoChannel* ch, const void* buf, uint64_t offset_blocks, uint64_t num_blocks,
@@ -246,6 +245,11 @@ void RegisterBuiltinModules();
 // on the app thread.
 void StartBdevLayer(std::function<void(absl::Status)> done);
 void StopBdevLayer(std::function<void()> done);
+
+// Runs `done` once no module is still examining a bdev (bdev_wait_for_examine): at
+// once if none is, else from the ExamineDone() call that finishes the last one.
+// App thread; never blocks.
+void WaitForExamine(std::function<void()> done);
 
 // Collects the bdev's counters from every channel; `done` runs on the calling thread.
 // Runtime thread; never blocks.

@@ -62,9 +62,9 @@ struct BdevIo {
   void* cb_arg = nullptr;
   uint64_t submit_ticks = 0;
   IoStatus status;
-  bool in_submit = false;   // completion while set is deferred (no recursion)
+  bool in_submit = false;  // completion while set is deferred (no recursion)
   bool bounced = false;
-  BdevIo* next = nullptr;   // free list / queues
+  BdevIo* next = nullptr;  // free list / queues
   // Splitting: a parent tracks its children.
   BdevIo* parent = nullptr;
   uint64_t split_next_block = 0;   // parent: first block not yet handed to a child

@@ -1,0 +1,18 @@
+// Default JSON hooks of bdevs and modules (modules override what they need).
+#include <nlohmann/json.hpp>
+
+#include "bdevkit/bdev.h"
+#include "bdevkit/module.h"
+
+namespace bdevkit {
+
+// A bdev without module-specific information shows "driver_specific": {}.
+void Bdev::DumpInfoJson(nlohmann::json& /*driver_specific*/) const {}
+
+// A bdev that cannot be recreated from a config (e.g. one a module assembles by
+// examine) writes nothing.
+void Bdev::WriteConfigJson(nlohmann::json& /*config*/) const {}
+
+void BdevModule::WriteConfigJson(nlohmann::json& /*config*/) const {}
+
+}  // namespace bdevkit
