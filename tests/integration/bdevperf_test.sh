@@ -98,6 +98,12 @@ randread_null_malloc)
   expect_table randread
   expect_job randread Null0 randread 128 4096
   expect_job randread Malloc0 randread 128 4096
+  # --prefill writes both bdevs first, then the timed runs start together.
+  run prefill -c "$TMP/two.json" -q 8 -o 4k -w randread -t 1 --prefill
+  expect_ok prefill
+  grep -q '^Writing every block of 2 bdev(s) first' "$TMP/prefill.out" || fail "prefill: no prefill line"
+  expect_job prefill Null0 randread 8 4096
+  expect_job prefill Malloc0 randread 8 4096
   # Every other workload runs as well.
   for w in read write randwrite; do
     run "$w" -c "$TMP/two.json" -q 16 -o 8k -w "$w" -t 1

@@ -120,6 +120,22 @@ class PerfApp {
       }
       return;
     }
+    if (opts_.prefill) {
+      // Every job writes its whole bdev first; the timed runs then start together.
+      std::printf("Writing every block of %zu bdev(s) first (--prefill)...\n", jobs_.size());
+      std::fflush(stdout);
+      pending_ = jobs_.size();
+      for (auto& job : jobs_) {
+        job->Prefill([this] {
+          if (--pending_ == 0) RunJobs();
+        });
+      }
+      return;
+    }
+    RunJobs();
+  }
+
+  void RunJobs() {
     std::printf("Running I/O for %llu seconds (seed %llu)...\n",
                 static_cast<unsigned long long>(opts_.time_seconds),
                 static_cast<unsigned long long>(opts_.seed));

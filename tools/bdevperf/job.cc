@@ -87,15 +87,14 @@ void Job::Teardown(std::function<void()> done) {
   });
 }
 
+void Job::Prefill(std::function<void()> done) {
+  prefill_done_ = std::move(done);
+  config_.thread->Send([this] { StartPrefill(); });
+}
+
 void Job::Run(std::function<void()> done) {
   run_done_ = std::move(done);
-  config_.thread->Send([this] {
-    if (config_.prefill) {
-      StartPrefill();
-    } else {
-      StartOnThread();
-    }
-  });
+  config_.thread->Send([this] { StartOnThread(); });
 }
 
 absl::Status Job::SetupOnThread() {
@@ -205,21 +204,33 @@ void Job::Release() {
 }
 
 void Job::StartPrefill() {
-  prefilling_ = true;
-  start_ticks_ = GetTicks();  // so a failure during the prefill reports a sane runtime
+  phase_ = Phase::kPrefill;
+  starting_ = true;
   for (Task& t : tasks_) {
     if (stopping_ || prefill_next_ == num_slots_) break;
     t.offset_blocks = prefill_next_++ * io_blocks_;
     ++in_flight_;
     Submit(t, GetTicks());
   }
-  if (in_flight_ == 0) BeginStop();
+  starting_ = false;
+  if (in_flight_ == 0) EndPrefill();
 }
 
-void Job::StartMessage(void* arg) { static_cast<Job*>(arg)->StartOnThread(); }
+void Job::EndPrefill() {
+  phase_ = Phase::kIdle;
+  ReportToApp([this] {
+    auto done = std::move(prefill_done_);
+    done();
+  });
+}
 
 void Job::StartOnThread() {
+  phase_ = Phase::kRunning;
   start_ticks_ = GetTicks();
+  if (!failure_.ok()) {  // the prefill failed, or the bdev went away meanwhile
+    BeginStop();
+    return;
+  }
   end_ticks_ = start_ticks_ + config_.time_seconds * GetTicksPerSecond();
   // The clock is checked by a timed poller rather than on every completion, so the
   // I/O path stays a read of the tick counter per I/O and nothing more.
@@ -230,12 +241,14 @@ void Job::StartOnThread() {
         return PollStatus::kBusy;
       },
       absl::Milliseconds(5), "bdevperf_timer");
+  starting_ = true;
   for (Task& t : tasks_) {
     if (stopping_) break;  // an earlier submit failed
     PrepareNext(t);
     ++in_flight_;
     Submit(t, GetTicks());
   }
+  starting_ = false;
   if (in_flight_ == 0) BeginStop();
 }
 
@@ -276,7 +289,7 @@ void Job::Submit(Task& t, uint64_t now) {
   for (int attempt = 0; attempt < 4; ++attempt) {
     t.submit_ticks = attempt == 0 ? now : GetTicks();
     int rc;
-    switch (prefilling_ ? Workload::kWrite : config_.workload) {
+    switch (phase_ == Phase::kPrefill ? Workload::kWrite : config_.workload) {
       case Workload::kWrite:
       case Workload::kRandWrite:
         rc = desc_->Write(channel_, t.buf, t.offset_blocks, io_blocks_, &Job::OnComplete, &t);
@@ -325,7 +338,7 @@ void Job::OnComplete(void* arg, IoStatus status) {
     job.TaskDone(t);
     return;
   }
-  if (job.prefilling_) {
+  if (job.phase_ == Phase::kPrefill) {
     if (!job.stopping_ && job.prefill_next_ < job.num_slots_) {
       t.offset_blocks = job.prefill_next_++ * job.io_blocks_;
       job.Submit(t, now);
@@ -368,13 +381,12 @@ void Job::OnComplete(void* arg, IoStatus status) {
 
 void Job::TaskDone(Task& /*t*/) {
   --in_flight_;
-  if (in_flight_ == 0 && prefilling_ && !stopping_) {
-    // Prefill done: start the timed run from a fresh message, for the same reason.
-    prefilling_ = false;
-    config_.thread->Send(&Job::StartMessage, this);
+  if (in_flight_ != 0 || starting_) return;
+  if (phase_ == Phase::kPrefill) {
+    EndPrefill();
     return;
   }
-  if (in_flight_ == 0 && stopping_ && !finish_queued_) {
+  if (phase_ == Phase::kRunning && stopping_ && !finish_queued_) {
     // Finish from a fresh message, not inside the completion callback: closing the
     // descriptor there would pull the channel out from under the core's own frame.
     finish_queued_ = true;
@@ -387,8 +399,10 @@ void Job::BeginStop() {
     config_.thread->UnregisterPoller(timer_);
     timer_ = nullptr;
   }
-  if (stopping_) return;
   stopping_ = true;
+  // Before the run (setup done, prefill running or over) there is nothing to finish:
+  // Run() sees the failure and ends at once.
+  if (phase_ != Phase::kRunning || starting_) return;
   if (in_flight_ == 0 && !finish_queued_) {
     finish_queued_ = true;
     config_.thread->Send(&Job::FinishMessage, this);

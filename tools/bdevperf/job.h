@@ -4,7 +4,8 @@
 //
 // Life of a job (each step runs on the job's thread, each `done` on the app thread):
 //   Setup    open the bdev, get a channel, allocate every buffer and task up front
-//   Run      (with prefill: write every block once, untimed) then submit queue_depth I/Os, resubmit from each completion until the time
+//   Prefill  (optional, untimed) write every block once, so reads see written data
+//   Run      submit queue_depth I/Os, resubmit from each completion until the time
 //            is up (or an I/O fails, or the bdev goes away), drain, close
 //   Teardown close without running (another job's setup failed)
 #ifndef BDEVKIT_TOOLS_BDEVPERF_JOB_H_
@@ -33,9 +34,7 @@ struct JobConfig {
   uint64_t io_size = 0;       // bytes; a multiple of the bdev's block size
   uint64_t time_seconds = 1;
   uint64_t seed = 0;          // already mixed with the job's index
-  // Write the whole bdev once before the timed run, so reads hit written data (a
-  // never-written malloc disk reads from the kernel's shared zero page).
-  bool prefill = false;
+  bool prefill = false;       // Prefill() will be called: open the bdev writable
 };
 
 class Job {
@@ -51,6 +50,7 @@ class Job {
 
   // Queue the steps on the job's thread. Any thread; `done` runs on the app thread.
   void Setup(std::function<void(absl::Status)> done);
+  void Prefill(std::function<void()> done);
   void Run(std::function<void()> done);
   void Teardown(std::function<void()> done);
 
@@ -68,6 +68,7 @@ class Job {
   absl::Status SetupOnThread();
   void StartOnThread();
   void StartPrefill();
+  void EndPrefill();
   void Release();  // channel and descriptor, on the job's thread
   void ReportToApp(std::function<void()> fn);
 
@@ -82,7 +83,6 @@ class Job {
   void BeginStop();
   void Fail(absl::Status status);
   static void FinishMessage(void* arg);
-  static void StartMessage(void* arg);
 
   uint64_t NextSlot();
 
@@ -106,13 +106,17 @@ class Job {
   uint64_t next_slot_ = 0;
   uint64_t next_generation_ = 1;
   uint32_t in_flight_ = 0;    // tasks submitted or waiting for a BdevIo
-  bool stopping_ = false;
-  bool prefilling_ = false;
+  // Where the job is; only its thread reads or writes it.
+  enum class Phase { kIdle, kPrefill, kRunning };
+  Phase phase_ = Phase::kIdle;
+  bool stopping_ = false;     // submit no more (time is up, or a failure)
+  bool starting_ = false;     // inside a start loop: TaskDone must not end the phase
   uint64_t prefill_next_ = 0;  // next slot the prefill pass writes
   bool finish_queued_ = false;
   uint64_t start_ticks_ = 0;
   uint64_t end_ticks_ = 0;
 
+  std::function<void()> prefill_done_;
   std::function<void()> run_done_;
   JobResult result_;
   absl::Status failure_;
