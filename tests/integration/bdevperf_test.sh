@@ -85,6 +85,11 @@ verify_malloc)
   # The run lasted about -t seconds.
   runtime=$(awk '$1 == "Malloc0" && $2 == ":" { print $3 }' "$TMP/verify.out")
   awk -v r="$runtime" 'BEGIN { exit !(r >= 1.9 && r < 4) }' || fail "verify: runtime $runtime"
+  # A depth beyond the thread's BdevIo pool (4096): submits get -ENOMEM and must wait
+  # with QueueIoWait and resubmit, losing nothing and failing nothing.
+  run enomem -c "$TMP/malloc.json" -q 6000 -o 4k -w verify -t 1
+  expect_ok enomem
+  expect_job enomem Malloc0 verify 6000 4096
   # Bigger I/O than the block, 512-byte blocks, long option form.
   config "$TMP/malloc512.json" "$(malloc_entry Malloc1 4096 512)"
   run verify512 --json "$TMP/malloc512.json" -q 8 -o 64k -w verify -t 1
