@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "bdev/core/bdev_internal.h"
+#include "bdev/core/bdev_io_pool.h"
 #include "bdev/core/module_registry.h"
 #include "bdev/util/absl_compat.h"
 #include "bdevkit/log.h"
@@ -52,6 +53,14 @@ absl::Status Validate(BdevProperties& p, BdevModule* module) {
     return absl::InvalidArgumentError(absl::StrCat("bdev '", p.name, "': required_alignment ",
                                                    p.required_alignment,
                                                    " is not a power of two"));
+  }
+  // Misaligned I/O is bounced through per-thread buffers of kBounceBufSize bytes,
+  // aligned to that size: one block must fit, and the alignment must be reachable.
+  if (p.required_alignment > core::kBounceBufSize ||
+      (p.required_alignment > 1 && p.block_size > core::kBounceBufSize)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bdev '", p.name, "': required_alignment ", p.required_alignment, " with block_size ",
+        p.block_size, " exceeds the bounce buffer size ", core::kBounceBufSize));
   }
   if (p.write_unit_size == 0) {
     return absl::InvalidArgumentError(absl::StrCat("bdev '", p.name, "': write_unit_size is 0"));

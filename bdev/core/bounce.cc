@@ -24,10 +24,10 @@ bool NeedsBounce(const BdevIo& io) {
   if (!IsDataIo(io) || io.bounce_buf != nullptr) return false;
   const uint64_t align = io.bdev->properties().required_alignment;
   if (align <= 1) return false;
+  // Buffer addresses only: lengths are whole blocks, and a backend that needs aligned
+  // memory (O_DIRECT, DMA) cares about where each segment starts.
   for (int i = 0; i < io.iovcnt; ++i) {
-    if ((reinterpret_cast<uintptr_t>(io.iovs[i].iov_base) | io.iovs[i].iov_len) & (align - 1)) {
-      return true;
-    }
+    if (reinterpret_cast<uintptr_t>(io.iovs[i].iov_base) & (align - 1)) return true;
   }
   return false;
 }

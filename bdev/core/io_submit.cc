@@ -43,6 +43,12 @@ int SubmitIo(BdevDesc& desc, IoChannel* ch, IoType type, const iovec* iov, int i
   // Written so it cannot overflow: offset + num <= size.
   if (offset_blocks > size || num_blocks > size - offset_blocks) return -EINVAL;
   if (num_blocks == 0 && type != IoType::kFlush) return -EINVAL;
+  // Devices with a write unit (e.g. 4K-atomic) cannot take a partial one.
+  const uint32_t write_unit = bdev.properties().write_unit_size;
+  if (type == IoType::kWrite && write_unit > 1 &&
+      (offset_blocks % write_unit != 0 || num_blocks % write_unit != 0)) {
+    return -EINVAL;
+  }
   const bool data = type == IoType::kRead || type == IoType::kWrite;
   const uint64_t bytes = num_blocks * bdev.block_size();
   if (data && contiguous_buf == nullptr) {

@@ -77,6 +77,9 @@ TEST_F(RegistryTest, InvalidPropertiesAreRejectedAndNothingRegistered) {
   p = Props("b6");
   p.aliases = {"x", "x"};
   bad.push_back(p);
+  p = Props("b7");
+  p.write_unit_size = 0;
+  bad.push_back(p);
   for (auto& props : bad) {
     absl::Status st;
     std::string name = props.name;
@@ -87,7 +90,7 @@ TEST_F(RegistryTest, InvalidPropertiesAreRejectedAndNothingRegistered) {
   // Each rejected bdev was destroyed.
   EXPECT_EQ(std::count_if(EventLog().begin(), EventLog().end(),
                           [](const std::string& e) { return e.rfind("deleted:b", 0) == 0; }),
-            6);
+            7);
 }
 
 TEST_F(RegistryTest, DuplicatesAreRejectedAndNothingLeftBehind) {

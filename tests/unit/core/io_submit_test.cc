@@ -103,6 +103,21 @@ TEST_F(IoTest, InvalidRequestsAreRejected) {
   });
 }
 
+TEST_F(IoTest, WritesMustCoverWholeWriteUnits) {
+  auto p = Props("WU", 64);
+  p.write_unit_size = 4;
+  ASSERT_NE(Create(p), nullptr);
+  Open("WU");
+  std::vector<unsigned char> buf(8 * 512);
+  IoResult r;
+  RunOnApp([&] {
+    EXPECT_EQ(desc_->Write(ch_, buf.data(), 2, 4, OnIoDone, nullptr), -EINVAL);
+    EXPECT_EQ(desc_->Write(ch_, buf.data(), 0, 3, OnIoDone, nullptr), -EINVAL);
+    EXPECT_EQ(desc_->Write(ch_, buf.data(), 4, 8, OnIoDone, &r), 0);
+  });
+  ASSERT_TRUE(WaitFor([&] { return r.calls == 1; }));
+}
+
 TEST_F(IoTest, ExhaustedPoolReturnsEnomemAndQueueIoWaitFires) {
   TestBdev* b = Create(Props("E"));
   ASSERT_NE(b, nullptr);

@@ -177,5 +177,63 @@ TEST_F(RemoveResetTest, ResetWithoutBackendSupportWaitsForOutstandingIo) {
   });
 }
 
+TEST_F(RemoveResetTest, StatsAndResetSpanEveryThreadsChannel) {
+  TestBdev* b = Create(Props("MT"));
+  ASSERT_NE(b, nullptr);
+  auto t = Runtime::CreateThread("second");
+  ASSERT_TRUE(t.ok());
+  Thread* other = *t;
+  std::unique_ptr<BdevDesc> d1, d2;
+  IoChannel *c1 = nullptr, *c2 = nullptr;
+  char buf[2][512];
+  IoResult r1, r2, reset, during;
+  RunOnApp([&] {
+    b->mode = TestBdev::Mode::kPoller;
+    d1 = std::move(*OpenBdev("MT", false));
+    c1 = d1->GetIoChannel();
+    ASSERT_EQ(d1->Read(c1, buf[0], 0, 1, OnIoDone, &r1), 0);
+  });
+  RunOn(other, [&] {
+    d2 = std::move(*OpenBdev("MT", false));
+    c2 = d2->GetIoChannel();
+    ASSERT_NE(c2, c1);  // a channel per thread
+    ASSERT_EQ(d2->Read(c2, buf[1], 1, 1, OnIoDone, &r2), 0);
+  });
+  ASSERT_TRUE(WaitFor([&] { return r1.calls == 1 && r2.calls == 1; }));
+  IoStats stats;
+  bool got = false;
+  RunOnApp([&] {
+    GetIoStats(*b, [&](const IoStats& s) {
+      stats = s;
+      got = true;
+    });
+  });
+  ASSERT_TRUE(WaitFor([&] { return got; }));
+  EXPECT_EQ(stats.num_read_ops, 2u);  // one from each thread's channel
+
+  // A reset started on one thread freezes the other thread's channel too.
+  RunOnApp([&] {
+    b->mode = TestBdev::Mode::kHold;
+    ASSERT_EQ(d1->Reset(c1, OnIoDone, &reset), 0);
+  });
+  ASSERT_TRUE(WaitFor([&] { return b->resets == 1; }));
+  RunOn(other, [&] { EXPECT_EQ(d2->Read(c2, buf[1], 1, 1, OnIoDone, &during), -EAGAIN); });
+  RunOnApp([&] { b->ReleaseHeld(); });
+  ASSERT_TRUE(WaitFor([&] { return reset.calls == 1; }));
+  RunOn(other, [&] {
+    b->mode = TestBdev::Mode::kInline;
+    EXPECT_EQ(d2->Read(c2, buf[1], 1, 1, OnIoDone, &during), 0);
+  });
+  ASSERT_TRUE(WaitFor([&] { return during.calls == 1; }));
+  RunOn(other, [&] {
+    c2->Put();
+    d2.reset();
+  });
+  RunOnApp([&] {
+    c1->Put();
+    d1.reset();
+  });
+}
+
 }  // namespace
 }  // namespace bdevkit::test
