@@ -155,8 +155,8 @@ class PerfApp {
     std::fflush(stdout);
     for (const auto& job : jobs_) {
       if (!job->failure().ok()) {
-        PrintError(absl::StrCat("job ", job->config().bdev_name,
-                                " failed: ", job->failure().message()));
+        PrintError(
+            absl::StrCat("job ", job->config().bdev_name, " failed: ", job->failure().message()));
         exit_code_ = 1;
       }
     }

@@ -20,9 +20,9 @@ struct Job::Task {
   unsigned char* read_buf = nullptr;  // verify: where the written data is read back
   uint64_t slot = 0;
   uint64_t offset_blocks = 0;
-  uint64_t generation = 0;            // verify: which write this is
+  uint64_t generation = 0;  // verify: which write this is
   uint64_t submit_ticks = 0;
-  bool verify_reading = false;        // verify: the write is done, the read is next
+  bool verify_reading = false;  // verify: the write is done, the read is next
   IoWaitEntry wait;
 };
 
@@ -56,9 +56,8 @@ absl::Status Job::CheckGeometry(const Bdev& bdev, uint64_t io_size) {
   }
   const uint64_t bytes = bdev.num_blocks() * bs;
   if (io_size > bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("I/O size %u (-o) is larger than bdev %s (%u bytes)", io_size,
-                        bdev.name(), bytes));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "I/O size %u (-o) is larger than bdev %s (%u bytes)", io_size, bdev.name(), bytes));
   }
   return absl::OkStatus();
 }
@@ -149,9 +148,8 @@ absl::Status Job::SetupOnThread() {
   total = (total + alignment - 1) / alignment * alignment;
   buffers_.reset(static_cast<unsigned char*>(std::aligned_alloc(alignment, total)));
   if (buffers_ == nullptr) {
-    return absl::ResourceExhaustedError(
-        absl::StrFormat("cannot allocate %u bytes of I/O buffers for bdev %s", total,
-                        config_.bdev_name));
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "cannot allocate %u bytes of I/O buffers for bdev %s", total, config_.bdev_name));
   }
   // Touch every buffer page now, so the first I/Os do not pay page faults.
   std::memset(buffers_.get(), 0, total);
@@ -296,10 +294,9 @@ void Job::Submit(Task& t, uint64_t now) {
         break;
       case Workload::kVerify:
         rc = t.verify_reading
-                 ? desc_->Read(channel_, t.read_buf, t.offset_blocks, io_blocks_,
-                               &Job::OnComplete, &t)
-                 : desc_->Write(channel_, t.buf, t.offset_blocks, io_blocks_,
-                                &Job::OnComplete, &t);
+                 ? desc_->Read(channel_, t.read_buf, t.offset_blocks, io_blocks_, &Job::OnComplete,
+                               &t)
+                 : desc_->Write(channel_, t.buf, t.offset_blocks, io_blocks_, &Job::OnComplete, &t);
         break;
       default:
         rc = desc_->Read(channel_, t.buf, t.offset_blocks, io_blocks_, &Job::OnComplete, &t);
@@ -308,8 +305,8 @@ void Job::Submit(Task& t, uint64_t now) {
     if (rc == 0) return;
     if (rc != -ENOMEM) {
       ++result_.counters.io_failed;
-      Fail(absl::InternalError(absl::StrFormat("submit at LBA 0x%x failed: %s",
-                                               t.offset_blocks, std::strerror(-rc))));
+      Fail(absl::InternalError(
+          absl::StrFormat("submit at LBA 0x%x failed: %s", t.offset_blocks, std::strerror(-rc))));
       TaskDone(t);
       return;
     }
@@ -330,11 +327,10 @@ void Job::OnComplete(void* arg, IoStatus status) {
   const uint64_t now = GetTicks();
   if (!status.ok()) {
     ++job.result_.counters.io_failed;
-    job.Fail(absl::DataLossError(
-        absl::StrFormat("%s at LBA 0x%x failed: %s (nvme sct %u sc %u)",
-                        t.verify_reading || !Writes(job.config_.workload) ? "read" : "write",
-                        t.offset_blocks, std::strerror(-status.error), status.nvme_sct,
-                        status.nvme_sc)));
+    job.Fail(absl::DataLossError(absl::StrFormat(
+        "%s at LBA 0x%x failed: %s (nvme sct %u sc %u)",
+        t.verify_reading || !Writes(job.config_.workload) ? "read" : "write", t.offset_blocks,
+        std::strerror(-status.error), status.nvme_sct, status.nvme_sc)));
     job.TaskDone(t);
     return;
   }
@@ -362,9 +358,8 @@ void Job::OnComplete(void* arg, IoStatus status) {
     if (mismatch) {
       // A read that returned wrong data is a failed I/O (Fail/s), as in SPDK.
       ++job.result_.counters.io_failed;
-      job.Fail(absl::DataLossError(
-          absl::StrCat("verify miscompare on bdev ", job.config_.bdev_name, ": ",
-                       FormatMismatch(*mismatch))));
+      job.Fail(absl::DataLossError(absl::StrCat("verify miscompare on bdev ", job.config_.bdev_name,
+                                                ": ", FormatMismatch(*mismatch))));
       job.TaskDone(t);
       return;
     }

@@ -31,10 +31,10 @@ struct JobConfig {
   Thread* thread = nullptr;  // the reactor thread the job runs on
   Workload workload = Workload::kRead;
   uint32_t queue_depth = 1;
-  uint64_t io_size = 0;       // bytes; a multiple of the bdev's block size
+  uint64_t io_size = 0;  // bytes; a multiple of the bdev's block size
   uint64_t time_seconds = 1;
-  uint64_t seed = 0;          // already mixed with the job's index
-  bool prefill = false;       // Prefill() will be called: open the bdev writable
+  uint64_t seed = 0;     // already mixed with the job's index
+  bool prefill = false;  // Prefill() will be called: open the bdev writable
 };
 
 class Job {
@@ -94,23 +94,23 @@ class Job {
   // Geometry, fixed at setup.
   uint32_t block_size_ = 0;
   uint64_t io_blocks_ = 0;
-  uint64_t num_slots_ = 0;    // I/O-size slots in the bdev
-  uint32_t active_depth_ = 0; // tasks actually used (verify: at most num_slots_)
+  uint64_t num_slots_ = 0;     // I/O-size slots in the bdev
+  uint32_t active_depth_ = 0;  // tasks actually used (verify: at most num_slots_)
 
   std::unique_ptr<unsigned char, FreeDeleter> buffers_;
   std::vector<Task> tasks_;
   std::vector<uint64_t> busy_slots_;  // verify: bitmap of slots in flight
 
-  bool random_ = false;       // IsRandom(workload), looked up once
+  bool random_ = false;  // IsRandom(workload), looked up once
   uint64_t rng_state_ = 0;
   uint64_t next_slot_ = 0;
   uint64_t next_generation_ = 1;
-  uint32_t in_flight_ = 0;    // tasks submitted or waiting for a BdevIo
+  uint32_t in_flight_ = 0;  // tasks submitted or waiting for a BdevIo
   // Where the job is; only its thread reads or writes it.
   enum class Phase { kIdle, kPrefill, kRunning };
   Phase phase_ = Phase::kIdle;
-  bool stopping_ = false;     // submit no more (time is up, or a failure)
-  bool starting_ = false;     // inside a start loop: TaskDone must not end the phase
+  bool stopping_ = false;      // submit no more (time is up, or a failure)
+  bool starting_ = false;      // inside a start loop: TaskDone must not end the phase
   uint64_t prefill_next_ = 0;  // next slot the prefill pass writes
   bool finish_queued_ = false;
   uint64_t start_ticks_ = 0;

@@ -27,12 +27,11 @@ constexpr uint64_t kMaxSeconds = 365ull * 24 * 3600;
 enum LongOnly { kOptSeed = 1000, kOptPrefill };
 
 absl::Status Bad(absl::string_view flag, absl::string_view value, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid ", flag, " '", value, "': ", why));
+  return absl::InvalidArgumentError(absl::StrCat("invalid ", flag, " '", value, "': ", why));
 }
 
-absl::StatusOr<uint64_t> ParseCount(absl::string_view flag, absl::string_view text,
-                                    uint64_t min, uint64_t max) {
+absl::StatusOr<uint64_t> ParseCount(absl::string_view flag, absl::string_view text, uint64_t min,
+                                    uint64_t max) {
   uint64_t value = 0;
   if (text.empty() || !absl::SimpleAtoi(text, &value) ||
       !std::isdigit(static_cast<unsigned char>(text[0]))) {
@@ -59,10 +58,17 @@ absl::StatusOr<uint64_t> ParseSize(absl::string_view text) {
   uint64_t multiplier = 1;
   if (!digits.empty()) {
     switch (std::tolower(static_cast<unsigned char>(digits.back()))) {
-      case 'k': multiplier = 1ull << 10; break;
-      case 'm': multiplier = 1ull << 20; break;
-      case 'g': multiplier = 1ull << 30; break;
-      default: break;
+      case 'k':
+        multiplier = 1ull << 10;
+        break;
+      case 'm':
+        multiplier = 1ull << 20;
+        break;
+      case 'g':
+        multiplier = 1ull << 30;
+        break;
+      default:
+        break;
     }
     if (multiplier != 1) digits.remove_suffix(1);
   }
@@ -83,8 +89,7 @@ std::string Usage(absl::string_view program) {
       "Usage: ", program, " -q DEPTH -o SIZE -w WORKLOAD -t SECONDS [options]\n",
       "  -q DEPTH          I/Os kept in flight per job\n",
       "  -o SIZE           I/O size in bytes; k, m, g suffixes (4k = 4096)\n",
-      "  -w WORKLOAD       ", WorkloadNames(), "\n",
-      "  -t SECONDS        run time\n",
+      "  -w WORKLOAD       ", WorkloadNames(), "\n", "  -t SECONDS        run time\n",
       "  -m MASK           reactor core mask: 0x3, [0,1], 0-1 (default 0x1)\n",
       "  -c, --json FILE   bdev config (SPDK subsystems format); one job per unclaimed bdev\n",
       "      --seed N      seed of the random offsets and verify patterns\n",
@@ -187,8 +192,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
     return absl::InvalidArgumentError("missing config file (--json FILE): no bdevs to test");
   }
   if (!opts.seed_given) {
-    opts.seed = static_cast<uint64_t>(
-        std::chrono::steady_clock::now().time_since_epoch().count());
+    opts.seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   }
   return opts;
 }

@@ -16,17 +16,17 @@
 namespace bdevkit::perf {
 
 struct Options {
-  uint32_t queue_depth = 0;       // -q
-  uint64_t io_size = 0;           // -o, bytes
+  uint32_t queue_depth = 0;             // -q
+  uint64_t io_size = 0;                 // -o, bytes
   Workload workload = Workload::kRead;  // -w
-  uint64_t time_seconds = 0;      // -t
-  std::string core_mask = "0x1";  // -m, as given
-  std::vector<int> cores = {0};   // -m, parsed
-  std::string config_file;        // --json / -c
-  uint64_t seed = 0;              // --seed (or drawn from the clock)
+  uint64_t time_seconds = 0;            // -t
+  std::string core_mask = "0x1";        // -m, as given
+  std::vector<int> cores = {0};         // -m, parsed
+  std::string config_file;              // --json / -c
+  uint64_t seed = 0;                    // --seed (or drawn from the clock)
   bool seed_given = false;
-  bool prefill = false;           // --prefill (ours): write every block before the run
-  bool help = false;              // -h / --help: print Usage() and exit 0
+  bool prefill = false;  // --prefill (ours): write every block before the run
+  bool help = false;     // -h / --help: print Usage() and exit 0
 };
 
 // Parses argv. Errors are kInvalidArgument with a one-line message naming the flag

@@ -30,8 +30,8 @@ TEST(ParseSize, Suffixes) {
 }
 
 TEST(ParseOptions, SpdkCommandLine) {
-  auto o = Parse({"-q", "128", "-o", "4k", "-w", "randread", "-t", "10", "--json", "c.json",
-                  "--seed", "42"});
+  auto o = Parse(
+      {"-q", "128", "-o", "4k", "-w", "randread", "-t", "10", "--json", "c.json", "--seed", "42"});
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->queue_depth, 128u);
   EXPECT_EQ(o->io_size, 4096u);
@@ -63,8 +63,7 @@ TEST(ParseOptions, ErrorsNameTheFlag) {
             std::string::npos);
   EXPECT_NE(std::string(with({"-q", "1", "-o", "0"}).message()).find("I/O size (-o) '0'"),
             std::string::npos);
-  EXPECT_NE(std::string(with({"-q", "1", "-m", "zz"}).message()).find("-m"),
-            std::string::npos);
+  EXPECT_NE(std::string(with({"-q", "1", "-m", "zz"}).message()).find("-m"), std::string::npos);
   EXPECT_NE(std::string(with({"-q", "1", "--bogus"}).message()).find("unknown option --bogus"),
             std::string::npos);
   EXPECT_NE(std::string(with({"-q", "1", "extra"}).message()).find("unexpected argument"),

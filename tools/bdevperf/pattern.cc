@@ -64,8 +64,8 @@ void FillPattern(void* buf, uint32_t block_size, uint64_t num_blocks, const Patt
 }
 
 std::optional<Mismatch> ComparePattern(const void* expected, const void* actual,
-                                       uint32_t block_size, uint64_t num_blocks,
-                                       uint64_t first_lba, const PatternKey& key) {
+                                       uint32_t block_size, uint64_t num_blocks, uint64_t first_lba,
+                                       const PatternKey& key) {
   const size_t len = static_cast<size_t>(block_size) * num_blocks;
   const auto* e = static_cast<const unsigned char*>(expected);
   const auto* a = static_cast<const unsigned char*>(actual);
@@ -82,8 +82,9 @@ std::optional<Mismatch> ComparePattern(const void* expected, const void* actual,
 }
 
 std::string FormatMismatch(const Mismatch& m) {
-  return absl::StrFormat("LBA 0x%x (byte offset 0x%x in the block): expected 0x%02x, read 0x%02x; %s",
-                         m.lba, m.offset, m.expected, m.actual, m.diagnosis);
+  return absl::StrFormat(
+      "LBA 0x%x (byte offset 0x%x in the block): expected 0x%02x, read 0x%02x; %s", m.lba, m.offset,
+      m.expected, m.actual, m.diagnosis);
 }
 
 }  // namespace bdevkit::perf

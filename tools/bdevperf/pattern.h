@@ -25,18 +25,18 @@ struct PatternKey {
 void FillPattern(void* buf, uint32_t block_size, uint64_t num_blocks, const PatternKey& key);
 
 struct Mismatch {
-  uint64_t lba = 0;           // the block that differs
-  uint32_t offset = 0;        // first differing byte within that block
+  uint64_t lba = 0;     // the block that differs
+  uint32_t offset = 0;  // first differing byte within that block
   uint8_t expected = 0;
   uint8_t actual = 0;
-  std::string diagnosis;      // what the block's header says it holds
+  std::string diagnosis;  // what the block's header says it holds
 };
 
 // Compares `actual` with `expected` (both num_blocks blocks starting at first_lba) and
 // describes the first differing byte, or nullopt if every byte matches.
 std::optional<Mismatch> ComparePattern(const void* expected, const void* actual,
-                                       uint32_t block_size, uint64_t num_blocks,
-                                       uint64_t first_lba, const PatternKey& key);
+                                       uint32_t block_size, uint64_t num_blocks, uint64_t first_lba,
+                                       const PatternKey& key);
 
 // One line: "LBA 0x10 (byte offset 0x20 in the block): expected 0x.., read 0x..; ...".
 std::string FormatMismatch(const Mismatch& m);

@@ -22,8 +22,7 @@ double TicksToUs(uint64_t ticks, uint64_t tps) {
 std::string Row(const std::string& label, const std::string& runtime, double iops, double mibps,
                 double fails, double timeouts, double avg, double min, double max) {
   return absl::StrFormat("%-*s : %10s %12.2f %11.2f %10.2f %8.2f %10.2f %10.2f %10.2f\n",
-                         kNameWidth, label, runtime, iops, mibps, fails, timeouts, avg, min,
-                         max);
+                         kNameWidth, label, runtime, iops, mibps, fails, timeouts, avg, min, max);
 }
 
 }  // namespace
@@ -61,8 +60,8 @@ double JobResult::MaxLatencyUs() const {
 
 std::string FormatResultTable(const std::vector<JobResult>& results) {
   std::string out;
-  absl::StrAppendFormat(&out, "%*s%s\n",
-                        kLatencyColumn + (kLatencyWidth - 11) / 2, "", "Latency(us)");
+  absl::StrAppendFormat(&out, "%*s%s\n", kLatencyColumn + (kLatencyWidth - 11) / 2, "",
+                        "Latency(us)");
   absl::StrAppendFormat(&out, "%-*s : %10s %12s %11s %10s %8s %10s %10s %10s\n", kNameWidth,
                         "Device Information", "runtime(s)", "IOPS", "MiB/s", "Fail/s", "TO/s",
                         "Average", "min", "max");
@@ -77,10 +76,10 @@ std::string FormatResultTable(const std::vector<JobResult>& results) {
       absl::StrAppendFormat(&out, "     Verification LBA range: start 0x%x length 0x%x\n",
                             r.verify_start_lba, r.verify_num_blocks);
     }
-    absl::StrAppend(&out, Row(absl::StrCat("     ", r.name),
-                              absl::StrFormat("%.2f", r.RuntimeSeconds()), r.Iops(),
-                              r.MibPerSecond(), r.FailPerSecond(), r.TimeoutPerSecond(),
-                              r.AverageLatencyUs(), r.MinLatencyUs(), r.MaxLatencyUs()));
+    absl::StrAppend(&out,
+                    Row(absl::StrCat("     ", r.name), absl::StrFormat("%.2f", r.RuntimeSeconds()),
+                        r.Iops(), r.MibPerSecond(), r.FailPerSecond(), r.TimeoutPerSecond(),
+                        r.AverageLatencyUs(), r.MinLatencyUs(), r.MaxLatencyUs()));
     iops += r.Iops();
     mibps += r.MibPerSecond();
     fails += r.FailPerSecond();

@@ -18,7 +18,7 @@ namespace bdevkit::perf {
 struct JobCounters {
   uint64_t io_completed = 0;  // successful I/Os
   uint64_t io_failed = 0;
-  uint64_t io_timeout = 0;    // no timeouts yet (-k comes later); always 0
+  uint64_t io_timeout = 0;         // no timeouts yet (-k comes later); always 0
   uint64_t latency_ticks_sum = 0;  // of successful I/Os
   uint64_t latency_ticks_min = std::numeric_limits<uint64_t>::max();
   uint64_t latency_ticks_max = 0;
@@ -32,8 +32,8 @@ struct JobCounters {
 };
 
 struct JobResult {
-  std::string name;        // the bdev
-  std::string core_mask;   // "0x1": the core the job ran on
+  std::string name;       // the bdev
+  std::string core_mask;  // "0x1": the core the job ran on
   Workload workload = Workload::kRead;
   uint32_t queue_depth = 0;
   uint64_t io_size = 0;
