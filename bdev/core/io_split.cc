@@ -148,8 +148,11 @@ void ChildDone(BdevIo& child, IoStatus status) {
   BdevIo& parent = *child.parent;
   if (!status.ok() && parent.status.ok()) parent.status = status;
   --parent.split_outstanding;
-  parent.channel->layer().PutIo(&child);
+  LayerChannel& layer = parent.channel->layer();
+  layer.PutIo(&child);
   SplitContinue(parent);
+  // The freed BdevIo may be what another split parent is waiting for.
+  layer.RunWaiters();
 }
 
 }  // namespace bdevkit::core

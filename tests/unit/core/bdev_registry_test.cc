@@ -191,6 +191,16 @@ TEST_F(RegistryTest, ExamineOffersEachNewBdevToEveryModule) {
   bool waited = false;
   RunOnApp([&] { WaitForExamine([&] { waited = true; }); });
   EXPECT_TRUE(WaitFor([&] { return waited; }));
+
+  // A bdev registered before the layer starts is examined when it starts.
+  StopLayer();
+  ASSERT_NE(Create(Props("X2")), nullptr);
+  RunOnApp([&] { EXPECT_NE(module_->examined.back(), "X2"); });
+  StartLayer();
+  RunOnApp([&] {
+    EXPECT_EQ(module_->examined.back(), "X2");
+    EXPECT_EQ(other->examined.back(), "X2");
+  });
 }
 
 TEST_F(RegistryTest, ModulesInitInOrderAndFiniInReverse) {

@@ -1,7 +1,9 @@
 // The I/O path: submission contract, BdevIo exhaustion and waits, splitting, bounce
 // buffers, iostat.
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <numeric>
 #include <vector>
 
@@ -239,6 +241,39 @@ TEST_F(IoTest, SplitParentCompletesOnceWithFirstError) {
   RunOnApp([&] {});  // let any stray completion run
   EXPECT_EQ(r.calls, 1);
   EXPECT_EQ(r.status.error, -EIO);
+}
+
+TEST_F(IoTest, SplitChildrenUseTheReserveWhenApplicationsGetEnomem) {
+  auto p = Props("SW", 64);
+  p.max_transfer_blocks = 1;
+  TestBdev* b = Create(p);
+  ASSERT_NE(b, nullptr);
+  Open("SW");
+  static unsigned char buf[16 * 512];
+  std::deque<IoResult> res;
+  RunOnApp([&] {
+    b->mode = TestBdev::Mode::kHold;
+    // Split parents until the application is told -ENOMEM.
+    int rc;
+    do {
+      res.emplace_back();
+      rc = desc_->Read(ch_, buf, 0, 16, OnIoDone, &res.back());
+    } while (rc == 0);
+    EXPECT_EQ(rc, -ENOMEM);
+    res.pop_back();
+    // Every admitted parent still got its children in flight (8 each), the last ones
+    // from the reserve that applications cannot take.
+    EXPECT_GT(res.size(), 100u);
+    EXPECT_EQ(b->log.size(), res.size() * 8);
+  });
+  ASSERT_TRUE(WaitFor([&] {
+    b->ReleaseHeld();
+    return std::all_of(res.begin(), res.end(), [](const IoResult& r) { return r.calls == 1; });
+  }));
+  RunOnApp([&] {
+    for (const auto& r : res) EXPECT_TRUE(r.status.ok());
+    EXPECT_EQ(b->log.size(), res.size() * 16);
+  });
 }
 
 TEST_F(IoTest, BounceBuffersFixMisalignedBuffersBothWays) {
