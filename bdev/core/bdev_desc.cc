@@ -13,8 +13,7 @@
 
 namespace bdevkit {
 
-absl::StatusOr<std::unique_ptr<BdevDesc>> BdevRegistry::Open(std::string_view name,
-                                                             bool writable,
+absl::StatusOr<std::unique_ptr<BdevDesc>> BdevRegistry::Open(std::string_view name, bool writable,
                                                              BdevEventCallback event_cb) {
   Thread* thread = Thread::Current();
   if (thread == nullptr) {
@@ -31,8 +30,9 @@ absl::StatusOr<std::unique_ptr<BdevDesc>> BdevRegistry::Open(std::string_view na
     return absl::UnavailableError(absl::StrCat("bdev '", AsAbsl(name), "' is being removed"));
   }
   if (writable && in.claim_type != ClaimType::kNone) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "bdev '", AsAbsl(name), "' is claimed by module '", in.claim_module, "'; cannot open for writing"));
+    return absl::PermissionDeniedError(absl::StrCat("bdev '", AsAbsl(name),
+                                                    "' is claimed by module '", in.claim_module,
+                                                    "'; cannot open for writing"));
   }
   // The constructor is private (only the core makes descriptors), so no make_unique.
   std::unique_ptr<BdevDesc> desc(new BdevDesc(bdev, writable, std::move(event_cb), thread));
@@ -76,14 +76,13 @@ absl::Status BdevRegistry::Claim(BdevDesc& desc, ClaimType type, std::string_vie
   absl::MutexLock lock(&core::ControlMutex());
   if (in.claim_desc == &desc && in.claim_type == type) return absl::OkStatus();
   if (in.claim_type != ClaimType::kNone) {
-    return absl::AlreadyExistsError(absl::StrCat("bdev '", desc.bdev_->name(),
-                                                 "' is already claimed by module '",
-                                                 in.claim_module, "'"));
+    return absl::AlreadyExistsError(absl::StrCat(
+        "bdev '", desc.bdev_->name(), "' is already claimed by module '", in.claim_module, "'"));
   }
   for (const BdevDesc* other : in.descs) {
     if (other != &desc && other->writable_) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "bdev '", desc.bdev_->name(), "' is open for writing by someone else"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("bdev '", desc.bdev_->name(), "' is open for writing by someone else"));
     }
   }
   in.claim_type = type;

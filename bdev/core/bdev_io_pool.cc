@@ -174,9 +174,7 @@ class LayerDevice final : public IoDevice {
   std::unique_ptr<ChannelContext> CreateChannelContext() override {
     return std::make_unique<LayerChannel>();
   }
-  void OnChannelDestroy(ChannelContext& ctx) override {
-    static_cast<LayerChannel&>(ctx).Stop();
-  }
+  void OnChannelDestroy(ChannelContext& ctx) override { static_cast<LayerChannel&>(ctx).Stop(); }
 };
 
 // Set on the app thread by Start/StopLayerDevice, read by GetLayerIoChannel on any

@@ -21,7 +21,7 @@ namespace bdevkit {
 namespace {
 
 struct Registry {
-  std::vector<std::unique_ptr<Bdev>> bdevs;  // registration order; owns them
+  std::vector<std::unique_ptr<Bdev>> bdevs;        // registration order; owns them
   absl::flat_hash_map<std::string, Bdev*> by_key;  // name, every alias, UUID
 };
 
@@ -42,8 +42,7 @@ absl::Status Validate(BdevProperties& p, BdevModule* module) {
   if (module == nullptr) return absl::InvalidArgumentError("bdev has no module");
   if (p.name.empty()) return absl::InvalidArgumentError("bdev name is empty");
   if (p.block_size == 0 || p.block_size % 512 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("bdev '", p.name, "': block_size ",
-                                                   p.block_size,
+    return absl::InvalidArgumentError(absl::StrCat("bdev '", p.name, "': block_size ", p.block_size,
                                                    " is not a multiple of 512"));
   }
   if (p.num_blocks == 0) {
@@ -51,8 +50,7 @@ absl::Status Validate(BdevProperties& p, BdevModule* module) {
   }
   if (p.required_alignment != 0 && !IsPowerOfTwo(p.required_alignment)) {
     return absl::InvalidArgumentError(absl::StrCat("bdev '", p.name, "': required_alignment ",
-                                                   p.required_alignment,
-                                                   " is not a power of two"));
+                                                   p.required_alignment, " is not a power of two"));
   }
   // Misaligned I/O is bounced through per-thread buffers of kBounceBufSize bytes,
   // aligned to that size: one block must fit, and the alignment must be reachable.
@@ -80,8 +78,8 @@ absl::Status Validate(BdevProperties& p, BdevModule* module) {
   for (const std::string& alias : p.aliases) {
     if (alias.empty()) return absl::InvalidArgumentError("empty bdev alias");
     if (std::find(seen.begin(), seen.end(), alias) != seen.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("bdev '", p.name, "': alias '", alias,
-                                                     "' given twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bdev '", p.name, "': alias '", alias, "' given twice"));
     }
     seen.push_back(alias);
   }
@@ -142,9 +140,8 @@ absl::Status BdevRegistry::Register(std::unique_ptr<Bdev> bdev) {
     absl::MutexLock lock(&core::ControlMutex());
     for (const std::string& key : keys) {
       if (Reg().by_key.contains(key)) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("bdev '", bdev->name(), "': name, alias or UUID '", key,
-                         "' is already in use"));
+        return absl::AlreadyExistsError(absl::StrCat(
+            "bdev '", bdev->name(), "': name, alias or UUID '", key, "' is already in use"));
       }
     }
   }

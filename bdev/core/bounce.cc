@@ -16,9 +16,7 @@ namespace {
 constexpr int kBounceSlot = kBdevIoInlineIovs - 1;
 }  // namespace
 
-bool IsDataIo(const BdevIo& io) {
-  return io.type == IoType::kRead || io.type == IoType::kWrite;
-}
+bool IsDataIo(const BdevIo& io) { return io.type == IoType::kRead || io.type == IoType::kWrite; }
 
 bool NeedsBounce(const BdevIo& io) {
   if (!IsDataIo(io) || io.bounce_buf != nullptr) return false;

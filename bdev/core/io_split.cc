@@ -138,8 +138,7 @@ void SplitContinue(BdevIo& parent) {
     // so `parent` stays valid through the loop.
     StartLeaf(*child);
   }
-  if (parent.split_outstanding == 0 &&
-      (!parent.status.ok() || parent.split_next_block >= end)) {
+  if (parent.split_outstanding == 0 && (!parent.status.ok() || parent.split_next_block >= end)) {
     Complete(parent, parent.status);
   }
 }

@@ -160,18 +160,18 @@ void CompleteIo(BdevIo& io, IoStatus status) { core::Complete(io, status); }
 int BdevDesc::Read(IoChannel* ch, void* buf, uint64_t offset_blocks, uint64_t num_blocks,
                    IoCallback cb, void* cb_arg) {
   if (buf == nullptr) return -EINVAL;
-  return core::SubmitIo(*this, ch, IoType::kRead, nullptr, 0, buf, offset_blocks, num_blocks,
-                        cb, cb_arg);
+  return core::SubmitIo(*this, ch, IoType::kRead, nullptr, 0, buf, offset_blocks, num_blocks, cb,
+                        cb_arg);
 }
 
 int BdevDesc::Readv(IoChannel* ch, const iovec* iov, int iovcnt, uint64_t offset_blocks,
                     uint64_t num_blocks, IoCallback cb, void* cb_arg) {
-  return core::SubmitIo(*this, ch, IoType::kRead, iov, iovcnt, nullptr, offset_blocks,
-                        num_blocks, cb, cb_arg);
+  return core::SubmitIo(*this, ch, IoType::kRead, iov, iovcnt, nullptr, offset_blocks, num_blocks,
+                        cb, cb_arg);
 }
 
-int BdevDesc::Write(IoChannel* ch, const void* buf, uint64_t offset_blocks,
-                    uint64_t num_blocks, IoCallback cb, void* cb_arg) {
+int BdevDesc::Write(IoChannel* ch, const void* buf, uint64_t offset_blocks, uint64_t num_blocks,
+                    IoCallback cb, void* cb_arg) {
   if (buf == nullptr) return -EINVAL;
   // The backend only reads a write's buffer; iovec has no const variant.
   return core::SubmitIo(*this, ch, IoType::kWrite, nullptr, 0, const_cast<void*>(buf),
@@ -180,26 +180,26 @@ int BdevDesc::Write(IoChannel* ch, const void* buf, uint64_t offset_blocks,
 
 int BdevDesc::Writev(IoChannel* ch, const iovec* iov, int iovcnt, uint64_t offset_blocks,
                      uint64_t num_blocks, IoCallback cb, void* cb_arg) {
-  return core::SubmitIo(*this, ch, IoType::kWrite, iov, iovcnt, nullptr, offset_blocks,
-                        num_blocks, cb, cb_arg);
+  return core::SubmitIo(*this, ch, IoType::kWrite, iov, iovcnt, nullptr, offset_blocks, num_blocks,
+                        cb, cb_arg);
 }
 
-int BdevDesc::WriteZeroes(IoChannel* ch, uint64_t offset_blocks, uint64_t num_blocks,
-                          IoCallback cb, void* cb_arg) {
+int BdevDesc::WriteZeroes(IoChannel* ch, uint64_t offset_blocks, uint64_t num_blocks, IoCallback cb,
+                          void* cb_arg) {
   return core::SubmitIo(*this, ch, IoType::kWriteZeroes, nullptr, 0, nullptr, offset_blocks,
                         num_blocks, cb, cb_arg);
 }
 
 int BdevDesc::Unmap(IoChannel* ch, uint64_t offset_blocks, uint64_t num_blocks, IoCallback cb,
                     void* cb_arg) {
-  return core::SubmitIo(*this, ch, IoType::kUnmap, nullptr, 0, nullptr, offset_blocks,
-                        num_blocks, cb, cb_arg);
+  return core::SubmitIo(*this, ch, IoType::kUnmap, nullptr, 0, nullptr, offset_blocks, num_blocks,
+                        cb, cb_arg);
 }
 
 int BdevDesc::Flush(IoChannel* ch, uint64_t offset_blocks, uint64_t num_blocks, IoCallback cb,
                     void* cb_arg) {
-  return core::SubmitIo(*this, ch, IoType::kFlush, nullptr, 0, nullptr, offset_blocks,
-                        num_blocks, cb, cb_arg);
+  return core::SubmitIo(*this, ch, IoType::kFlush, nullptr, 0, nullptr, offset_blocks, num_blocks,
+                        cb, cb_arg);
 }
 
 int BdevDesc::Reset(IoChannel* ch, IoCallback cb, void* cb_arg) {

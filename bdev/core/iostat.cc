@@ -12,12 +12,18 @@ namespace bdevkit {
 
 std::string_view IoTypeName(IoType type) {
   switch (type) {
-    case IoType::kRead: return "read";
-    case IoType::kWrite: return "write";
-    case IoType::kWriteZeroes: return "write_zeroes";
-    case IoType::kUnmap: return "unmap";
-    case IoType::kFlush: return "flush";
-    case IoType::kReset: return "reset";
+    case IoType::kRead:
+      return "read";
+    case IoType::kWrite:
+      return "write";
+    case IoType::kWriteZeroes:
+      return "write_zeroes";
+    case IoType::kUnmap:
+      return "unmap";
+    case IoType::kFlush:
+      return "flush";
+    case IoType::kReset:
+      return "reset";
   }
   return "unknown";
 }

@@ -111,8 +111,8 @@ TEST_F(RegistryTest, DuplicatesAreRejectedAndNothingLeftBehind) {
   auto name_is_alias = Props("a1");
   auto alias_is_name = Props("E");
   alias_is_name.aliases = {"A"};
-  for (auto* props : {&same_name, &same_alias, &same_uuid, &upper_uuid, &name_is_alias,
-                      &alias_is_name}) {
+  for (auto* props :
+       {&same_name, &same_alias, &same_uuid, &upper_uuid, &name_is_alias, &alias_is_name}) {
     absl::Status st;
     EXPECT_EQ(Create(*props, &st), nullptr) << props->name;
     EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists) << props->name << ": " << st;
@@ -142,8 +142,8 @@ TEST_F(RegistryTest, LookupByNameAliasAndUuid) {
 }
 
 TEST_F(RegistryTest, OpenUnknownIsNotFound) {
-  RunOnApp([] { EXPECT_EQ(OpenBdev("missing", false).status().code(),
-                          absl::StatusCode::kNotFound); });
+  RunOnApp(
+      [] { EXPECT_EQ(OpenBdev("missing", false).status().code(), absl::StatusCode::kNotFound); });
 }
 
 TEST_F(RegistryTest, ClaimsBlockOtherWriters) {

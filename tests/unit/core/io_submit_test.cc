@@ -96,7 +96,7 @@ TEST_F(IoTest, InvalidRequestsAreRejected) {
   Open("V", /*writable=*/false);
   char buf[1024];
   RunOnApp([&] {
-    EXPECT_EQ(desc_->Read(ch_, buf, 99, 2, OnIoDone, nullptr), -EINVAL);   // past the end
+    EXPECT_EQ(desc_->Read(ch_, buf, 99, 2, OnIoDone, nullptr), -EINVAL);  // past the end
     EXPECT_EQ(desc_->Read(ch_, buf, UINT64_MAX, 2, OnIoDone, nullptr), -EINVAL);
     EXPECT_EQ(desc_->Read(ch_, buf, 0, 0, OnIoDone, nullptr), -EINVAL);
     EXPECT_EQ(desc_->Write(ch_, buf, 0, 1, OnIoDone, nullptr), -EINVAL);  // read-only desc
@@ -189,9 +189,8 @@ TEST_F(IoTest, SplitsOnMaxTransferCarvingIovecs) {
   ASSERT_NE(b, nullptr);
   Open("T");
   auto data = Pattern(10 * 512, 3);
-  iovec iov[3] = {{data.data(), 3 * 512},
-                  {data.data() + 3 * 512, 6 * 512},
-                  {data.data() + 9 * 512, 512}};
+  iovec iov[3] = {
+      {data.data(), 3 * 512}, {data.data() + 3 * 512, 6 * 512}, {data.data() + 9 * 512, 512}};
   IoResult r, u;
   RunOnApp([&] { ASSERT_EQ(desc_->Writev(ch_, iov, 3, 0, 10, OnIoDone, &r), 0); });
   ASSERT_TRUE(WaitFor([&] { return r.calls == 1; }));

@@ -73,9 +73,8 @@ TEST_F(RemoveResetTest, HotRemoveWithIoInFlight) {
   EXPECT_TRUE(destructed);
   EXPECT_EQ(FindBdev("H"), nullptr);
   bool not_found = false;
-  RunOnApp([&] {
-    UnregisterBdev("H", [&](absl::Status st) { not_found = absl::IsNotFound(st); });
-  });
+  RunOnApp(
+      [&] { UnregisterBdev("H", [&](absl::Status st) { not_found = absl::IsNotFound(st); }); });
   EXPECT_TRUE(WaitFor([&] { return not_found; }));
 }
 

@@ -68,8 +68,8 @@ TestBdev::TestBdev(BdevModule* module, BdevProperties props) : Bdev(module, std:
 TestBdev::~TestBdev() { LogEvent("deleted:" + name()); }
 
 void TestBdev::SubmitIo(IoChannel& ch, BdevIo& io) {
-  log.push_back({io.type, io.offset_blocks, io.num_blocks,
-                 std::vector<iovec>(io.iovs, io.iovs + io.iovcnt)});
+  log.push_back(
+      {io.type, io.offset_blocks, io.num_blocks, std::vector<iovec>(io.iovs, io.iovs + io.iovcnt)});
   const uint32_t align = properties().required_alignment;
   for (int i = 0; i < io.iovcnt && align > 1; ++i) {
     if (reinterpret_cast<uintptr_t>(io.iovs[i].iov_base) % align != 0) {
@@ -193,9 +193,9 @@ void CoreTest::TearDown() {
 void CoreTest::RunOn(Thread* thread, const std::function<void()>& fn) {
   absl::Notification done;
   ASSERT_EQ(thread->Send([&] {
-              fn();
-              done.Notify();
-            }),
+    fn();
+    done.Notify();
+  }),
             0);
   done.WaitForNotification();
 }

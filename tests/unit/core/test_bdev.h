@@ -82,8 +82,8 @@ class TestBdev : public Bdev {
   std::vector<unsigned char> data;
   int misaligned_seen = 0;
   int resets = 0;
-  bool* destructed = nullptr;            // set by Destruct
-  std::function<void()> on_destruct;     // extra teardown (virtual bdevs close bases)
+  bool* destructed = nullptr;         // set by Destruct
+  std::function<void()> on_destruct;  // extra teardown (virtual bdevs close bases)
 
  protected:
   void SubmitIo(IoChannel& ch, BdevIo& io) override;
