@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 
+#include "bdev/core/bdev_internal.h"
 #include "bdev/core/bdev_io_pool.h"
 #include "bdevkit/bdev.h"
 #include "bdevkit/io_channel.h"
@@ -32,7 +34,16 @@ class BdevChannel final : public ChannelContext {
 
   IoStats stats;
   uint64_t outstanding = 0;  // application I/O submitted and not yet called back
-  bool frozen = false;       // a reset is quiescing the bdev: new I/O gets -EAGAIN
+  // While I/O is outstanding the core holds its own reference on the channel (taken
+  // when `outstanding` leaves 0, dropped when it returns to 0): a caller that Put()s
+  // its channel or closes on kRemove with I/O in flight cannot free the BdevIo pool
+  // or this context under the backend.
+  void HoldForIo() {
+    if (outstanding++ == 0) self_ = bdev_->internal().GetIoChannel();
+  }
+  // Returns the reference to drop (after the callback) or nullptr.
+  IoChannel* ReleaseForIo() { return --outstanding == 0 ? std::exchange(self_, nullptr) : nullptr; }
+  bool frozen = false;  // a reset is quiescing the bdev: new I/O gets -EAGAIN
 
  private:
   BdevChannel(Bdev* bdev, IoChannel* backend, IoChannel* layer)
@@ -40,6 +51,7 @@ class BdevChannel final : public ChannelContext {
   Bdev* const bdev_;
   IoChannel* backend_;
   IoChannel* layer_io_ch_;
+  IoChannel* self_ = nullptr;
 };
 
 }  // namespace bdevkit

@@ -54,6 +54,7 @@ struct BdevInternal final : public IoDevice {
 
   // ---- Owned by the thread running the reset (reset_in_progress set) ----
   bool reset_unfrozen = false;
+  IoChannel* reset_hold = nullptr;  // channel reference held for the reset's duration
   Poller* reset_poller = nullptr;
 
  protected:

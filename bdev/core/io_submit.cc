@@ -80,7 +80,7 @@ int SubmitIo(BdevDesc& desc, IoChannel* ch, IoType type, const iovec* iov, int i
     }
   }
   io->submit_ticks = GetTicks();
-  ++bch->outstanding;
+  bch->HoldForIo();
 
   // in_submit for the whole call: whatever finishes the I/O before we return (the
   // backend completing inline, a split failing early) is deferred to the poller.
@@ -137,8 +137,11 @@ void FinishIo(BdevIo& io, IoStatus status) {
   }
   BdevChannel& ch = *io.channel;
   ch.RecordCompletion(io, status, GetTicks());
-  --ch.outstanding;
+  IoChannel* hold = ch.ReleaseForIo();
   CompleteToUser(io, status);
+  // After the callback: if it submitted again it took its own hold. Put() only
+  // schedules destruction, so nothing is freed inside this stack.
+  if (hold != nullptr) hold->Put();
 }
 
 void CompleteToUser(BdevIo& io, IoStatus status) {

@@ -4,6 +4,7 @@
 // complete the reset. One reset per bdev at a time.
 #include <cerrno>
 #include <memory>
+#include <utility>
 
 #include "absl/time/time.h"
 #include "bdev/core/bdev_channel.h"
@@ -104,6 +105,7 @@ int SubmitReset(BdevDesc& desc, IoChannel* ch, IoCallback cb, void* cb_arg) {
   io->cb_arg = cb_arg;
   io->submit_ticks = GetTicks();
   in.reset_unfrozen = false;
+  in.reset_hold = in.GetIoChannel();  // see BdevChannel::HoldForIo
   // Every step below may in principle finish synchronously; in_submit defers the
   // final callback out of this call.
   io->in_submit = true;
@@ -127,8 +129,10 @@ void ResetIoFinished(BdevIo& io, IoStatus status) {
   }
   in.reset_unfrozen = false;
   io.channel->RecordCompletion(io, status, GetTicks());
+  IoChannel* hold = std::exchange(in.reset_hold, nullptr);
   in.reset_in_progress.store(false);
   CompleteToUser(io, status);
+  if (hold != nullptr) hold->Put();
 }
 
 }  // namespace bdevkit::core

@@ -78,6 +78,43 @@ TEST_F(RemoveResetTest, HotRemoveWithIoInFlight) {
   EXPECT_TRUE(WaitFor([&] { return not_found; }));
 }
 
+// A user that drops its channel and descriptor as soon as kRemove arrives, with I/O
+// still in flight: the core keeps what the I/O needs until the module completes it.
+TEST_F(RemoveResetTest, CloseOnRemoveWithIoStillInFlight) {
+  TestBdev* b = Create(Props("HC"));
+  ASSERT_NE(b, nullptr);
+  bool destructed = false;
+  std::unique_ptr<BdevDesc> desc;
+  IoChannel* ch = nullptr;
+  char buf[4][512];
+  IoResult r[4];
+  RunOnApp([&] {
+    b->destructed = &destructed;
+    b->mode = TestBdev::Mode::kHold;
+    auto d = OpenBdev("HC", false, [&](BdevEvent e) {
+      if (e != BdevEvent::kRemove) return;
+      ch->Put();
+      desc.reset();
+    });
+    ASSERT_TRUE(d.ok());
+    desc = std::move(*d);
+    ch = desc->GetIoChannel();
+    for (int i = 0; i < 4; ++i) ASSERT_EQ(desc->Read(ch, buf[i], i, 1, OnIoDone, &r[i]), 0);
+  });
+  bool unregistered = false;
+  RunOnApp([&] { UnregisterBdev("HC", [&](absl::Status st) { unregistered = st.ok(); }); });
+  ASSERT_TRUE(WaitFor([&] { return desc == nullptr; }));
+  absl::SleepFor(absl::Milliseconds(10));
+  RunOnApp([&] {
+    EXPECT_FALSE(destructed);  // the held I/O still pins the channel
+    EXPECT_EQ(b->held.size(), 4u);
+    b->ReleaseHeld();
+    for (auto& res : r) EXPECT_EQ(res.calls, 1);
+  });
+  ASSERT_TRUE(WaitFor([&] { return unregistered; }));
+  EXPECT_TRUE(destructed);
+}
+
 TEST_F(RemoveResetTest, ResetCancelsQueuedIoRejectsNewIoAndCompletes) {
   auto p = Props("RS");
   p.required_alignment = 4096;
