@@ -10,7 +10,8 @@
 # A benchmark, not a test: it fails only if something cannot run.
 #
 # Environment: SECONDS_PER_RUN (10), RUNS (3), CORE (0), BUILD_DIR (build-perf-rel),
-#              BS (4096), QD (128), BDEV_MB (1024).
+#              BS (4096), QD (128), BDEV_MB (1024), QUIET_WAIT (120: seconds to wait
+#              before each measurement for the machine to go idle; 0 = do not wait).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,23 +80,52 @@ memcpy_iops() {
 # stats V...: "median min max"
 stats() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
   m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f %.0f %.0f", m, v[1], v[NR] }'; }
+# wait_quiet: waits (up to QUIET_WAIT s) until the CPUs were >= 90% idle for a second,
+# so a neighbour's compile does not land in the middle of a measurement.
+QUIET_WAIT=${QUIET_WAIT:-120}
+NOISY=0
+cpu_idle_busy() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+wait_quiet() {
+  local deadline=$((SECONDS + QUIET_WAIT)) i0 b0 i1 b1
+  while ((QUIET_WAIT > 0)); do
+    read -r i0 b0 <<<"$(cpu_idle_busy)"
+    sleep 1
+    read -r i1 b1 <<<"$(cpu_idle_busy)"
+    (( (b1 - b0) * 10 <= (i1 - i0 + b1 - b0) )) && return 0
+    if ((SECONDS >= deadline)); then
+      say "warning: the machine did not go quiet within ${QUIET_WAIT}s; measuring anyway"
+      NOISY=$((NOISY + 1))
+      return 0
+    fi
+  done
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # The figures mean little on a busy machine: say how busy it was.
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "load average before: $LOAD_BEFORE"
-declare -a null_bp fio_null malloc_bp memcpy one_core two_cores
+declare -a null_bp fio_null malloc_bp memcpy one_core two_cores ratio_a ratio_b ratio_c
 # Interleave the runs (ours, reference, ours, reference...) so slow drifts of a noisy
 # machine hit both sides alike.
 for ((i = 1; i <= RUNS; ++i)); do
   say "=== run $i of $RUNS"
-  null_bp+=("$(bdevperf_iops "$WORK/null.json" "$MASK1")")
-  fio_null+=("$(fio_null_iops)")
-  malloc_bp+=("$(bdevperf_iops "$WORK/malloc.json" "$MASK1" --prefill)")
-  memcpy+=("$(memcpy_iops)")
-  one_core+=("$(bdevperf_iops "$WORK/null2.json" "$MASK1")")
-  two_cores+=("$(bdevperf_iops "$WORK/null2.json" 0x3)")
+  wait_quiet; null_bp+=("$(bdevperf_iops "$WORK/null.json" "$MASK1")")
+  wait_quiet; fio_null+=("$(fio_null_iops)")
+  wait_quiet; malloc_bp+=("$(bdevperf_iops "$WORK/malloc.json" "$MASK1" --prefill)")
+  wait_quiet; memcpy+=("$(memcpy_iops)")
+  wait_quiet; one_core+=("$(bdevperf_iops "$WORK/null2.json" "$MASK1")")
+  wait_quiet; two_cores+=("$(bdevperf_iops "$WORK/null2.json" 0x3)")
+  # Each pair ran back to back: its ratio cancels slow drifts of the machine.
+  ratio_a+=("$(ratio "${null_bp[-1]}" "${fio_null[-1]}")")
+  ratio_b+=("$(ratio "${malloc_bp[-1]}" "${memcpy[-1]}")")
+  ratio_c+=("$(ratio "${two_cores[-1]}" "${one_core[-1]}")")
 done
+# stats2 V...: "median min max" with two decimals
+stats2() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+  m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.2f", m, v[1], v[NR] }'; }
+read -r ra_med ra_min ra_max <<<"$(stats2 "${ratio_a[@]}")"
+read -r rb_med rb_min rb_max <<<"$(stats2 "${ratio_b[@]}")"
+read -r rc_med rc_min rc_max <<<"$(stats2 "${ratio_c[@]}")"
 
 read -r nb_med nb_min nb_max <<<"$(stats "${null_bp[@]}")"
 read -r fn_med fn_min fn_max <<<"$(stats "${fio_null[@]}")"
@@ -118,7 +148,10 @@ $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(lscpu | sed -n 's/^Model name: */
 | bdevperf 2x null, 1 core (0x1)      | $c1_med | $c1_min..$c1_max |
 | bdevperf 2x null, 2 cores (0x3)     | $c2_med | $c2_min..$c2_max |
 
-(a) null: $(awk -v i="$nb_med" 'BEGIN { printf "%.1f", 1e9 / i }') ns per I/O; bdevperf / fio null = $(ratio "$nb_med" "$fn_med")  (target >= 5)
-(b) malloc / memcpy = $(ratio "$mb_med" "$mc_med")  (target >= 0.8)
-(c) 2 cores / 1 core = $(ratio "$c2_med" "$c1_med")  (target >= 1.8)
+Ratios: of the medians, and the median (min..max) of the per-run ratios (each run's
+two sides ran back to back).
+(a) null: $(awk -v i="$nb_med" 'BEGIN { printf "%.1f", 1e9 / i }') ns per I/O; bdevperf / fio null = $(ratio "$nb_med" "$fn_med"); per run $ra_med ($ra_min..$ra_max)  (target >= 5)
+(b) malloc / memcpy = $(ratio "$mb_med" "$mc_med"); per run $rb_med ($rb_min..$rb_max)  (target >= 0.8)
+(c) 2 cores / 1 core = $(ratio "$c2_med" "$c1_med"); per run $rc_med ($rc_min..$rc_max)  (target >= 1.8)
+Measurements that started on a busy machine (after waiting ${QUIET_WAIT}s): $NOISY
 REPORT
