@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "bdevkit/bdev.h"
 #include "rpc/core_methods.h"
 
 namespace bdevkit {
@@ -10,16 +11,14 @@ namespace bdevkit {
 std::vector<RpcMethod> CoreBdevRpcMethods() {
   std::vector<RpcMethod> methods;
 
-  // Config files end with this call. Every module's Examine() runs when a bdev is
-  // registered, inside RegisterBdev() on the app thread, and handlers run on the app
-  // thread too; so by the time this handler runs, every examine that was started
-  // synchronously has run. TODO(core): when a module examines asynchronously, wait
-  // for the core's count of outstanding examines to reach zero here.
+  // Config files end with this call, so virtual bdevs assembled by examine (split,
+  // raid) exist before the application starts using them.
   methods.push_back(RpcMethod{
       .name = "bdev_wait_for_examine",
       .summary = "Waits until every bdev has been examined by every module; returns true",
       .params = {},
-      .handler = [](const nlohmann::json& /*params*/, RpcDone done) { done(true); },
+      .handler = [](const nlohmann::json& /*params*/,
+                    RpcDone done) { WaitForExamine([done = std::move(done)] { done(true); }); },
   });
 
   return methods;
