@@ -95,6 +95,8 @@ void bdevkit_register_module_malloc() {
               {"dif_type", RpcParamType::kUint, false, nullptr, "must be 0"},
               {"dif_is_head_of_md", RpcParamType::kBool, false, nullptr, "accepted, ignored"},
               {"dif_pi_format", RpcParamType::kUint, false, nullptr, "must be 0"},
+              {"numa_id", RpcParamType::kInt, false, nullptr,
+               "accepted, ignored (memory follows the kernel's NUMA policy)"},
           },
       .handler = bdevkit::CreateHandler,
   };

@@ -195,7 +195,8 @@ TEST_F(MallocTest, RpcPyDefaultsAccepted) {
                                                {"md_interleave", false},
                                                {"dif_type", 0},
                                                {"dif_is_head_of_md", false},
-                                               {"dif_pi_format", 0}});
+                                               {"dif_pi_format", 0},
+                                               {"numa_id", -1}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(CallRpc("bdev_malloc_delete", {{"name", "MallocPy"}}).ok());
 }
