@@ -1,0 +1,45 @@
+// The uring module: bdevs over a file or block device, I/O through one io_uring per
+// thread ("URING bdev"), O_DIRECT.
+#ifndef BDEVKIT_MODULES_URING_URING_BDEV_H_
+#define BDEVKIT_MODULES_URING_URING_BDEV_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace bdevkit {
+
+struct UringOptions {
+  std::string name;                // required
+  std::string filename;            // file or block device
+  uint32_t block_size = 0;         // 0 = the device's logical block size
+  std::string uuid;                // empty = generated
+  uint32_t queue_depth = 512;      // submission queue entries per thread's ring
+  bool sqpoll = false;             // a kernel thread polls the submission queue
+  uint32_t sqpoll_idle_ms = 1000;  // ...and sleeps after this long without work
+  bool iopoll = false;             // completions polled from the device (NVMe poll queues)
+  bool fixed_buffers = false;      // see README: recorded, not yet acted on
+};
+
+// Creates and registers a uring bdev; returns its name. Errors as BackingFile::Open
+// (modules/aio/backing_file.h) plus: kFailedPrecondition when the kernel has no
+// usable io_uring (message says so; JSON-RPC code -ENOSYS / -EPERM) or a requested
+// mode (sqpoll, iopoll) is refused; kAlreadyExists for a taken name or UUID. Nothing
+// is left behind on error. App thread; blocks briefly (open, ioctl, one ring setup).
+absl::StatusOr<std::string> CreateUringBdev(const UringOptions& options);
+
+// Unregisters a uring bdev; `done` runs on the app thread once it is gone (I/O in
+// flight completes first). kNotFound if no uring bdev has that name. App thread.
+void DeleteUringBdev(const std::string& name, std::function<void(absl::Status)> done);
+
+// Whether this kernel lets the process set up an io_uring: OK, or an error whose
+// message says why (no io_uring in the kernel, disabled by sysctl or a seccomp
+// policy). Any thread; one io_uring_setup + close.
+absl::Status ProbeIoUring();
+
+}  // namespace bdevkit
+
+#endif  // BDEVKIT_MODULES_URING_URING_BDEV_H_
