@@ -36,6 +36,7 @@ struct Replay : std::enable_shared_from_this<Replay> {
   size_t next = 0;
   bool in_call = false;
   bool completed_inline = false;
+  bool ignore_errors = false;
   std::function<void(absl::Status)> done;
 
   void Run() {
@@ -54,7 +55,10 @@ struct Replay : std::enable_shared_from_this<Replay> {
 
   void OnDone(RpcResult result) {
     const Entry& e = entries[next];
-    if (!result.ok()) {
+    if (!result.ok() && ignore_errors) {
+      LOG_WARNING("subsystem \"%s\", config entry %zu (%s) failed, ignored: %s", e.subsystem,
+                  e.index, e.method, std::string(result.status().message()));
+    } else if (!result.ok()) {
       const absl::Status& s = result.status();
       next = entries.size();
       completed_inline = false;  // stop the loop either way
@@ -136,7 +140,13 @@ std::string ParseErrorDetail(const char* what) {
 }  // namespace
 
 void LoadJsonConfig(const nlohmann::json& config, std::function<void(absl::Status)> done) {
+  LoadJsonConfig(config, JsonConfigOptions(), std::move(done));
+}
+
+void LoadJsonConfig(const nlohmann::json& config, const JsonConfigOptions& options,
+                    std::function<void(absl::Status)> done) {
   auto replay = std::make_shared<Replay>();
+  replay->ignore_errors = options.ignore_errors;
   if (absl::Status s = CollectEntries(config, replay->entries); !s.ok()) {
     done(s);
     return;
@@ -146,6 +156,11 @@ void LoadJsonConfig(const nlohmann::json& config, std::function<void(absl::Statu
 }
 
 void LoadJsonConfigFile(const std::string& path, std::function<void(absl::Status)> done) {
+  LoadJsonConfigFile(path, JsonConfigOptions(), std::move(done));
+}
+
+void LoadJsonConfigFile(const std::string& path, const JsonConfigOptions& options,
+                        std::function<void(absl::Status)> done) {
   // Reading a small file at start-up or on an explicit request: the app thread may
   // afford this one blocking read.
   std::ifstream in(path, std::ios::binary);
@@ -183,7 +198,7 @@ void LoadJsonConfigFile(const std::string& path, std::function<void(absl::Status
                      column, ": ", ParseErrorDetail(e.what()))));
     return;
   }
-  LoadJsonConfig(config, [path, done = std::move(done)](absl::Status s) {
+  LoadJsonConfig(config, options, [path, done = std::move(done)](absl::Status s) {
     if (s.ok()) {
       done(s);
     } else {

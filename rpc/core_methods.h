@@ -6,11 +6,19 @@
 #include <vector>
 
 #include "bdevkit/rpc.h"
+#include "nlohmann/json.hpp"
 
 namespace bdevkit {
 
 // bdev_* methods served by the core (bdev_methods.cc).
 std::vector<RpcMethod> CoreBdevRpcMethods();
+
+// spdk_get_version, rpc_get_methods, framework_*, spdk_kill_instance, log_*
+// (framework_methods.cc).
+std::vector<RpcMethod> FrameworkRpcMethods();
+
+// The bdev subsystem's save_config entries, in SPDK's order. App thread.
+nlohmann::json BdevSubsystemConfig();
 
 }  // namespace bdevkit
 

@@ -18,9 +18,11 @@ namespace {
 class RpcRegistry {
  public:
   RpcRegistry() {
-    for (RpcMethod& m : CoreBdevRpcMethods()) {
-      std::string name = m.name;
-      methods_.emplace(std::move(name), std::make_unique<RpcMethod>(std::move(m)));
+    for (auto* list : {CoreBdevRpcMethods, FrameworkRpcMethods}) {
+      for (RpcMethod& m : list()) {
+        std::string name = m.name;
+        methods_.emplace(std::move(name), std::make_unique<RpcMethod>(std::move(m)));
+      }
     }
   }
 

@@ -13,6 +13,18 @@ void Bdev::DumpInfoJson(nlohmann::json& /*driver_specific*/) const {}
 // examine) writes nothing.
 void Bdev::WriteConfigJson(nlohmann::json& /*config*/) const {}
 
+nlohmann::json Bdev::DriverSpecificJson() const {
+  nlohmann::json driver_specific = nlohmann::json::object();
+  DumpInfoJson(driver_specific);
+  if (driver_specific.is_null()) driver_specific = nlohmann::json::object();
+  return driver_specific;
+}
+
+void Bdev::AppendConfigJson(nlohmann::json& config) const {
+  if (!config.is_array()) config = nlohmann::json::array();
+  WriteConfigJson(config);
+}
+
 void BdevModule::WriteConfigJson(nlohmann::json& /*config*/) const {}
 
 }  // namespace bdevkit

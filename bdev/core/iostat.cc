@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <memory>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "bdev/core/bdev_channel.h"
@@ -59,6 +61,56 @@ void IoStats::Merge(const IoStats& o) {
   min_unmap_latency_ticks = MinNonZero(min_unmap_latency_ticks, o.min_unmap_latency_ticks);
   num_errors += o.num_errors;
   for (int i = 0; i < kNumIoTypes; ++i) errors_by_type[i] += o.errors_by_type[i];
+}
+
+namespace {
+void ResetStats(IoStats& stats, IoStatsReset reset) {
+  switch (reset) {
+    case IoStatsReset::kNone:
+      return;
+    case IoStatsReset::kAll:
+      stats = IoStats();
+      return;
+    case IoStatsReset::kMaxMin:
+      stats.max_read_latency_ticks = stats.min_read_latency_ticks = 0;
+      stats.max_write_latency_ticks = stats.min_write_latency_ticks = 0;
+      stats.max_unmap_latency_ticks = stats.min_unmap_latency_ticks = 0;
+      return;
+  }
+}
+}  // namespace
+
+void GetIoStats(Bdev& bdev, IoStatsReset reset, std::function<void(const IoStats&)> done) {
+  auto total = std::make_shared<IoStats>();
+  {
+    absl::MutexLock lock(&core::ControlMutex());
+    *total = bdev.internal().retired_stats;
+    ResetStats(bdev.internal().retired_stats, reset);
+  }
+  ForEachChannel(
+      bdev.internal(),
+      [total, reset](IoChannel& ch) {
+        // On the channel's own thread: read and reset in one step, without a lock.
+        IoStats& stats = ch.ctx<BdevChannel>().stats;
+        total->Merge(stats);
+        ResetStats(stats, reset);
+        return absl::OkStatus();
+      },
+      [total, done = std::move(done)](absl::Status) { done(*total); });
+}
+
+void GetChannelIoStats(Bdev& bdev, IoStatsReset reset,
+                       std::function<void(std::vector<ChannelIoStats>)> done) {
+  auto out = std::make_shared<std::vector<ChannelIoStats>>();
+  ForEachChannel(
+      bdev.internal(),
+      [out, reset](IoChannel& ch) {
+        IoStats& stats = ch.ctx<BdevChannel>().stats;
+        out->push_back(ChannelIoStats{ch.thread().id(), ch.thread().name(), stats});
+        ResetStats(stats, reset);
+        return absl::OkStatus();
+      },
+      [out, done = std::move(done)](absl::Status) { done(std::move(*out)); });
 }
 
 void GetIoStats(Bdev& bdev, std::function<void(const IoStats&)> done) {

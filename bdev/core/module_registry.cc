@@ -103,6 +103,8 @@ BdevModule* FindModule(std::string_view name) {
   return nullptr;
 }
 
+std::vector<BdevModule*> ListModules() { return SnapshotModules(); }
+
 void BdevModule::Examine(Bdev& bdev) { ExamineDone(bdev, *this); }
 
 void ExamineDone(Bdev& /*bdev*/, BdevModule& /*module*/) {

@@ -1,5 +1,6 @@
 #include "bdevkit/log.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -58,6 +59,19 @@ void DisableLogFlags() {
   absl::MutexLock lock(&g_flags_mu);
   Flags().clear();
   log_internal::g_any_flag.store(false, std::memory_order_relaxed);
+}
+
+void DisableLogFlag(std::string_view component) {
+  absl::MutexLock lock(&g_flags_mu);
+  Flags().erase(std::string(component));
+  log_internal::g_any_flag.store(!Flags().empty(), std::memory_order_relaxed);
+}
+
+std::vector<std::string> EnabledLogFlags() {
+  absl::MutexLock lock(&g_flags_mu);
+  std::vector<std::string> out(Flags().begin(), Flags().end());
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 bool LogFlagEnabled(std::string_view component) {

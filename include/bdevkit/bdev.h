@@ -127,6 +127,13 @@ class Bdev {
 
   BdevInternal& internal() const { return *internal_; }
 
+  // For the control plane (bdev_get_bdevs, save_config); they call the protected
+  // DumpInfoJson / WriteConfigJson hooks below. App thread; never block.
+  // The module's "driver_specific" object ({} when the module adds nothing).
+  nlohmann::json DriverSpecificJson() const;
+  // Appends the {"method", "params"} calls that recreate this bdev to `config`.
+  void AppendConfigJson(nlohmann::json& config) const;
+
  protected:
   // Modules construct with the properties filled in, then call RegisterBdev().
   Bdev(BdevModule* module, BdevProperties props);
@@ -254,6 +261,28 @@ void WaitForExamine(std::function<void()> done);
 // Collects the bdev's counters from every channel; `done` runs on the calling thread.
 // Runtime thread; never blocks.
 void GetIoStats(Bdev& bdev, std::function<void(const IoStats&)> done);
+
+// What bdev_get_iostat's reset_mode resets right after reading (SPDK's names: "none",
+// "all", "maxmin" = only the max/min latencies).
+enum class IoStatsReset { kNone, kAll, kMaxMin };
+
+// As GetIoStats, then resets the counters as asked. Each channel is read and reset
+// in the same step on its own thread, so no completion is lost between the two.
+// Runtime thread; never blocks.
+void GetIoStats(Bdev& bdev, IoStatsReset reset, std::function<void(const IoStats&)> done);
+
+// One channel's counters (bdev_get_iostat per_channel).
+struct ChannelIoStats {
+  uint32_t thread_id = 0;
+  std::string thread_name;
+  IoStats stats;
+};
+
+// The counters of each live channel of the bdev (channels already destroyed are not
+// listed), read and reset as asked on their own threads; `done` runs on the calling
+// thread. Runtime thread; never blocks.
+void GetChannelIoStats(Bdev& bdev, IoStatsReset reset,
+                       std::function<void(std::vector<ChannelIoStats>)> done);
 
 }  // namespace bdevkit
 

@@ -25,6 +25,10 @@ LogLevel GetLogLevel();
 void EnableLogFlag(std::string_view component);
 void DisableLogFlags();
 bool LogFlagEnabled(std::string_view component);
+// Turns off one component's debug output (the others stay). Any thread.
+void DisableLogFlag(std::string_view component);
+// The components whose flag is on, sorted. Any thread.
+std::vector<std::string> EnabledLogFlags();
 
 namespace log_internal {
 extern std::atomic<int> g_level;

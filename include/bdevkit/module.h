@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "bdevkit/bdev.h"
@@ -112,6 +113,9 @@ class BdevModule {
 // module list are registered by RegisterBuiltinModules().
 void RegisterModule(std::unique_ptr<BdevModule> module);
 BdevModule* FindModule(std::string_view name);
+// Every registered module, in registration order (the order save_config writes their
+// options in). Modules are never removed, so the pointers stay valid. Any thread.
+std::vector<BdevModule*> ListModules();
 
 // Tells the core a module finished examining `bdev`. App thread.
 void ExamineDone(Bdev& bdev, BdevModule& module);

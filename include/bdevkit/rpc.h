@@ -73,6 +73,23 @@ void LoadJsonConfig(const nlohmann::json& config, std::function<void(absl::Statu
 // error), then LoadJsonConfig. App thread.
 void LoadJsonConfigFile(const std::string& path, std::function<void(absl::Status)> done);
 
+// Options of LoadJsonConfig. With ignore_errors, a failing entry is logged as a
+// warning and the load goes on (bdevd --json-ignore-init-errors).
+struct JsonConfigOptions {
+  bool ignore_errors = false;
+};
+void LoadJsonConfig(const nlohmann::json& config, const JsonConfigOptions& options,
+                    std::function<void(absl::Status)> done);
+void LoadJsonConfigFile(const std::string& path, const JsonConfigOptions& options,
+                        std::function<void(absl::Status)> done);
+
+// `bdevctl METHOD --help` text: the summary and each parameter's type, whether it is
+// required, its default and doc. Any thread.
+std::string RpcMethodHelp(const RpcMethod& method);
+
+// docs/rpc.md: the protocol notes, then every registered method. Any thread.
+std::string RpcReferenceMarkdown();
+
 // Typed access to a validated params object (a present, right-typed member, or the
 // default the description filled in). For handlers.
 std::string ParamString(const nlohmann::json& params, std::string_view name);
