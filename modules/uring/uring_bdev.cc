@@ -367,7 +367,8 @@ absl::Status ProbeIoPoll(const UringOptions& o, const BackingFile& file) {
   io_uring ring;
   int rc = SetupRing(o, &ring);
   if (rc < 0) return RingSetupError(rc, "\"iopoll\": cannot set up a polled ring");
-  void* buf = std::aligned_alloc(file.buffer_alignment(), file.block_size());
+  const uint32_t align = file.buffer_alignment();
+  void* buf = std::aligned_alloc(align, (file.block_size() + align - 1) / align * align);
   io_uring_sqe* sqe = io_uring_get_sqe(&ring);
   io_uring_prep_read(sqe, file.fd(), buf, file.block_size(), 0);
   io_uring_submit(&ring);
