@@ -109,11 +109,13 @@ class IoDeviceRegistry {
     Release(ch);
   }
 
-  // The calling thread's live channel of `device`, without taking a reference.
-  static IoChannel* LiveChannelHere(IoDevice* device) {
+  // The calling thread's channel of `device`, without taking a reference. A channel
+  // whose last reference is gone but whose deferred destruction has not run yet still
+  // counts: its context (e.g. I/O counters) is intact and must not go unseen.
+  static IoChannel* ChannelHere(IoDevice* device) {
     auto& map = ThreadImpl::CurrentSlot()->channels();
     auto it = map.find(device);
-    return it != map.end() && it->second->refs_ > 0 ? it->second : nullptr;
+    return it != map.end() && it->second->ctx_ != nullptr ? it->second : nullptr;
   }
 
   // Threads that have a channel of `device` right now.
@@ -231,8 +233,8 @@ void SendToNextChannel(ChannelWalk* walk) {
 
 void VisitChannel(void* arg) {
   auto* walk = static_cast<ChannelWalk*>(arg);
-  // The channel may have been released since the walk started: skip it then.
-  if (IoChannel* ch = IoDeviceRegistry::LiveChannelHere(walk->device)) walk->status = walk->fn(*ch);
+  // The channel may have been destroyed since the walk started: skip it then.
+  if (IoChannel* ch = IoDeviceRegistry::ChannelHere(walk->device)) walk->status = walk->fn(*ch);
   ++walk->index;
   SendToNextChannel(walk);
 }

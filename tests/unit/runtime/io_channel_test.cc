@@ -161,6 +161,25 @@ TEST_F(IoChannelTest, ForEachChannelStopsAtTheFirstError) {
   RunOn(second(), [&] { b->Put(); });
 }
 
+// A channel released in the same loop pass as the walk starts still has its context
+// (counters, say) and must be seen, not silently skipped.
+TEST_F(IoChannelTest, ForEachChannelSeesAChannelAwaitingDestruction) {
+  int visits = -1;
+  RunAsync(app(), [&](auto finish) {
+    IoChannel* ch = device_.GetIoChannel();
+    ch->ctx<CountingContext>().visits = 41;
+    ch->Put();  // destruction is deferred to the end of this loop pass
+    ForEachChannel(
+        device_,
+        [&](IoChannel& c) {
+          visits = ++c.ctx<CountingContext>().visits;
+          return absl::OkStatus();
+        },
+        [finish](absl::Status) { finish(); });
+  });
+  EXPECT_EQ(visits, 42);
+}
+
 TEST_F(IoChannelTest, UnregisterWaitsForTheLastChannel) {
   CountingDevice dev;
   dev.RegisterIoDevice("temp");
