@@ -93,7 +93,8 @@ class IoChannel {
   bool destroy_pending_ = false;
 };
 
-// Calls fn on every existing channel of `device`, one at a time, each on its own
+// Calls fn on every existing channel of `device` (including one whose last reference
+// was just dropped but which is not destroyed yet), one at a time, each on its own
 // thread; then calls done(status) on the calling thread. fn returning a non-OK status
 // stops the iteration and is passed to done. Channels created meanwhile may be
 // skipped. Runtime thread; never blocks.
