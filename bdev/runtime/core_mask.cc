@@ -29,7 +29,7 @@ absl::StatusOr<std::vector<int>> ParseList(std::string_view mask, std::string_vi
   for (absl::string_view part : absl::StrSplit(AsAbsl(list), ',')) {
     part = absl::StripAsciiWhitespace(part);
     std::vector<absl::string_view> range = absl::StrSplit(part, absl::MaxSplits('-', 1));
-    int lo, hi;
+    int lo = 0, hi = 0;
     if (!absl::SimpleAtoi(range[0], &lo) ||
         (range.size() == 2 && !absl::SimpleAtoi(range[1], &hi))) {
       return CoreError(mask, absl::StrFormat("'%s' is not a core number or range", part));
