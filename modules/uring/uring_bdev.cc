@@ -7,12 +7,16 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/falloc.h>
+#include <sched.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "bdevkit/io_channel.h"
@@ -91,6 +95,22 @@ absl::Status RingSetupError(int rc, const std::string& what) {
       why = std::strerror(-rc);
   }
   return WithJsonRpcCode(absl::FailedPreconditionError(absl::StrCat(what, ": ", why)), rc);
+}
+
+// io_uring hands I/O it cannot issue without blocking (O_DIRECT on tmpfs, buffered
+// fallbacks) to io-wq worker threads, which inherit the submitter's CPU affinity: on
+// the reactor's own core they would compete with the busy-polling reactor for the
+// CPU. Where the machine has cores without a reactor, keep the workers there.
+void KeepWorkersOffReactorCores(io_uring* ring) {
+  std::vector<int> reactors = Runtime::Options().cores;
+  if (reactors.empty()) reactors.push_back(0);
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  for (int cpu = 0; cpu < ncpu && cpu < CPU_SETSIZE; ++cpu) {
+    if (std::find(reactors.begin(), reactors.end(), cpu) == reactors.end()) CPU_SET(cpu, &mask);
+  }
+  if (CPU_COUNT(&mask) > 0) io_uring_register_iowq_aff(ring, sizeof(mask), &mask);
 }
 
 class UringBdev;
@@ -192,6 +212,7 @@ class UringBdev : public Bdev, public IoDevice {
     // A registered file saves the kernel a file-table lookup and reference per I/O.
     int fd = file_->fd();
     bool fixed = io_uring_register_files(&ring, &fd, 1) == 0;
+    KeepWorkersOffReactorCores(&ring);
     return std::make_unique<UringChannel>(*this, ring, fixed);
   }
 

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Kernel backends (issue 4): the uring bdev against fio's io_uring engine and the aio
+# bdev against fio's libaio engine, on the same device, in the same run.
+#   4 KiB randread and randwrite, QD 1, 32, 128, one job, pinned to one core,
+#   direct=1. Per cell: IOPS ratio (ours / fio, target >= 1.0) and CPU time per I/O
+#   (user+sys of the whole process from wait4's rusage via /usr/bin/time, target
+#   <= fio's). Medians of RUNS runs, min..max, runs interleaved ours/fio.
+# Device: a loop device (losetup --direct-io=on) over a fully written file in
+# /dev/shm, so the software shows rather than a disk; if no loop device can be set
+# up, the /dev/shm file itself when O_DIRECT works there, else a file in /tmp. The
+# script prints which.
+# A benchmark, not a test: it fails only if something cannot run.
+#
+# Environment: SECONDS_PER_RUN (10), RUNS (3), CORE (0), BUILD_DIR (build-kern-rel),
+#              SIZE_MB (1024), QDS ("1 32 128"), WORKLOADS ("randread randwrite"),
+#              ENGINES ("uring aio"), QUIET_WAIT (120 s to wait for an idle machine
+#              before each measurement; 0 = do not wait).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+T=${SECONDS_PER_RUN:-10}
+RUNS=${RUNS:-3}
+CORE=${CORE:-0}
+SIZE_MB=${SIZE_MB:-1024}
+QDS=${QDS:-"1 32 128"}
+WORKLOADS=${WORKLOADS:-"randread randwrite"}
+ENGINES=${ENGINES:-"uring aio"}
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-kern-rel}
+WORK=$(mktemp -d)
+BACKING=/dev/shm/bdevkit-kernel-bench.img
+LOOP=""
+cleanup() {
+  [ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null
+  rm -f "$BACKING"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { echo "$*" >&2; }
+show_run() { say "+ $*"; "$@"; }
+
+# ---- Build (Release, same flags every time) ------------------------------------------
+for tool in fio:fio /usr/bin/time:time; do
+  command -v "${tool%%:*}" >/dev/null || { say "installing ${tool#*:}"; apt-get install -y "${tool#*:}" >/dev/null; }
+done
+show_run cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DBDEVKIT_BUILD_TESTS=OFF -DBDEVKIT_SANITIZE= >/dev/null
+show_run ninja -C "$BUILD_DIR" bdevperf >/dev/null
+BDEVPERF=$BUILD_DIR/tools/bdevperf/bdevperf
+
+# ---- The device: written in full first ------------------------------------------------
+say "writing ${SIZE_MB} MiB to $BACKING"
+dd if=/dev/urandom of="$BACKING" bs=1M count="$SIZE_MB" status=none
+if LOOP=$(losetup --find --show --direct-io=on "$BACKING" 2>"$WORK/losetup.err"); then
+  DEV=$LOOP
+  DEVICE_DESC="loop device $LOOP (losetup --direct-io=on) over a ${SIZE_MB} MiB file in /dev/shm (tmpfs)"
+else
+  LOOP=""
+  say "no loop device: $(cat "$WORK/losetup.err")"
+  if dd if="$BACKING" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null; then
+    DEV=$BACKING
+    DEVICE_DESC="${SIZE_MB} MiB file in /dev/shm (tmpfs, O_DIRECT), no loop device available"
+  else
+    DEV=/tmp/bdevkit-kernel-bench.img
+    dd if=/dev/urandom of="$DEV" bs=1M count="$SIZE_MB" status=none
+    BACKING=$DEV
+    DEVICE_DESC="${SIZE_MB} MiB file in /tmp ($(df --output=fstype /tmp | tail -1)); no loop device, no O_DIRECT on /dev/shm"
+  fi
+fi
+say "device: $DEVICE_DESC"
+
+config() { # ENGINE FILE
+  echo "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_$1_create\",\"params\":{\"name\":\"K0\",\"filename\":\"$DEV\",\"block_size\":4096}}]}]}" >"$2"
+}
+for e in $ENGINES; do
+  config "$e" "$WORK/$e.json"
+  say "config $e.json: $(cat "$WORK/$e.json")"
+done
+MASK=$(printf '0x%x' $((1 << CORE)))
+
+# Each measurement prints "IOPS CPU_NS_PER_IO".
+bdevperf_run() { # ENGINE WORKLOAD QD
+  local cmd=(taskset -c "$CORE" "$BDEVPERF" -c "$WORK/$1.json" -q "$3" -o 4096 -w "$2" -t "$T" -m "$MASK")
+  say "+ /usr/bin/time -f '%U %S' ${cmd[*]}"
+  /usr/bin/time -f '%U %S' -o "$WORK/time" "${cmd[@]}" >"$WORK/out" 2>"$WORK/err" ||
+    { cat "$WORK/out" "$WORK/err" >&2; return 1; }
+  local iops runtime
+  iops=$(awk '$1 == "Total" { print $3 }' "$WORK/out")
+  runtime=$(awk '$1 == "K0" && $2 == ":" { print $3 }' "$WORK/out")
+  read -r u s <"$WORK/time"
+  awk -v i="$iops" -v r="$runtime" -v u="$u" -v s="$s" 'BEGIN { printf "%.0f %.0f\n", i, (u + s) * 1e9 / (i * r) }'
+}
+fio_run() { # ENGINE WORKLOAD QD
+  local engine=io_uring
+  [ "$1" = aio ] && engine=libaio
+  local cmd=(taskset -c "$CORE" fio --name=k --filename="$DEV" --ioengine=$engine --direct=1
+             --rw="$2" --bs=4096 --iodepth="$3" --numjobs=1 --runtime="$T" --time_based
+             --output-format=json)
+  say "+ /usr/bin/time -f '%U %S' ${cmd[*]}"
+  /usr/bin/time -f '%U %S' -o "$WORK/time" "${cmd[@]}" >"$WORK/fio.json"
+  read -r u s <"$WORK/time"
+  local side=read
+  [ "$2" = randwrite ] && side=write
+  python3 - "$WORK/fio.json" "$side" "$u" "$s" <<'PY'
+import json, sys
+job = json.load(open(sys.argv[1]))["jobs"][0][sys.argv[2]]
+cpu = float(sys.argv[3]) + float(sys.argv[4])
+print("%.0f %.0f" % (job["iops"], cpu * 1e9 / job["total_ios"]))
+PY
+}
+
+QUIET_WAIT=${QUIET_WAIT:-120}
+NOISY=0
+cpu_idle_busy() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+wait_quiet() { # waits until the CPUs were >= 90% idle for a second
+  local deadline=$((SECONDS + QUIET_WAIT)) i0 b0 i1 b1
+  while ((QUIET_WAIT > 0)); do
+    read -r i0 b0 <<<"$(cpu_idle_busy)"
+    sleep 1
+    read -r i1 b1 <<<"$(cpu_idle_busy)"
+    (( (b1 - b0) * 10 <= (i1 - i0 + b1 - b0) )) && return 0
+    if ((SECONDS >= deadline)); then
+      say "warning: the machine did not go quiet within ${QUIET_WAIT}s; measuring anyway"
+      NOISY=$((NOISY + 1))
+      return 0
+    fi
+  done
+}
+# med V...: "median min max"
+med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+  m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s %s %s", m, v[1], v[NR] }'; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+say "load average before: $LOAD_BEFORE"
+ROWS=""
+for e in $ENGINES; do
+  for w in $WORKLOADS; do
+    for q in $QDS; do
+      ours_iops=() ours_cpu=() fio_iops=() fio_cpu=() r_iops=() r_cpu=()
+      for ((i = 1; i <= RUNS; ++i)); do
+        say "=== $e $w QD $q, run $i of $RUNS"
+        wait_quiet; read -r a b <<<"$(bdevperf_run "$e" "$w" "$q")"
+        wait_quiet; read -r c d <<<"$(fio_run "$e" "$w" "$q")"
+        ours_iops+=("$a") ours_cpu+=("$b") fio_iops+=("$c") fio_cpu+=("$d")
+        r_iops+=("$(div "$a" "$c")") r_cpu+=("$(div "$b" "$d")")
+        say "    ours $a IOPS, $b ns CPU/IO; fio $c IOPS, $d ns CPU/IO"
+      done
+      read -r oi oi_min oi_max <<<"$(med "${ours_iops[@]}")"
+      read -r fi fi_min fi_max <<<"$(med "${fio_iops[@]}")"
+      read -r oc _ _ <<<"$(med "${ours_cpu[@]}")"
+      read -r fc _ _ <<<"$(med "${fio_cpu[@]}")"
+      read -r ri ri_min ri_max <<<"$(med "${r_iops[@]}")"
+      read -r rc rc_min rc_max <<<"$(med "${r_cpu[@]}")"
+      ROWS+="| $e | $w | $q | $oi ($oi_min..$oi_max) | $fi ($fi_min..$fi_max) | **$ri** ($ri_min..$ri_max) | $oc | $fc | **$rc** ($rc_min..$rc_max) |"$'\n'
+    done
+  done
+done
+
+cat <<REPORT
+
+Kernel backends: 4 KiB, 1 job on core $CORE, ${T} s per run, median of ${RUNS} (min..max)
+$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), Linux $(uname -r)
+device: $DEVICE_DESC
+load before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg); measurements started on a busy machine: $NOISY
+
+| bdev | workload | QD | bdevperf IOPS | fio IOPS | IOPS ratio (>= 1.0) | bdevperf CPU ns/IO | fio CPU ns/IO | CPU ratio (<= 1.0) |
+|---|---|---|---|---|---|---|---|---|
+$ROWS
+Ratios are medians of the per-run ratios (each run's two sides ran back to back).
+fio engine: io_uring for the uring bdev, libaio for the aio bdev; --direct=1.
+REPORT
