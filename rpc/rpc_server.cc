@@ -30,6 +30,9 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 // Bytes read from one connection per poll, so one busy client cannot starve others.
 constexpr size_t kReadBudget = 1024 * 1024;
+// Events taken per poll: more than the usual connection limit, so every departed
+// client is seen before new connections are counted against the limit.
+constexpr int kMaxEvents = 256;
 
 absl::Status Errno(std::string_view what, const std::string& path, int err) {
   return absl::Status(err == EACCES || err == EPERM ? absl::StatusCode::kPermissionDenied
@@ -150,6 +153,8 @@ struct RpcServer::Impl {
         }
         return;
       }
+      // Clients that left since the last look must not count against the limit.
+      if (conns.size() >= opts.max_connections) PollConnections();
       if (conns.size() >= opts.max_connections) {
         // Tell the client why instead of closing silently. The socket buffer of a new
         // connection is empty, so this small write does not block or come up short.
@@ -246,16 +251,17 @@ struct RpcServer::Impl {
     return true;
   }
 
-  PollStatus Poll() {
-    if (stopping) return PollStopping();
+  // Reads what connections sent (the listening socket's readiness is returned),
+  // sends replies, closes finished connections. Returns whether anything happened.
+  bool PollConnections(bool* accept = nullptr) {
     bool busy = false;
-    epoll_event events[64];
-    int n = epoll_wait(epoll_fd, events, 64, 0);  // zero timeout: never waits
+    epoll_event events[kMaxEvents];
+    int n = epoll_wait(epoll_fd, events, kMaxEvents, 0);  // zero timeout: never waits
     for (int i = 0; i < n; ++i) {
       busy = true;
       int fd = events[i].data.fd;
       if (fd == listen_fd) {
-        Accept();
+        if (accept != nullptr) *accept = true;
         continue;
       }
       auto it = conns.find(fd);
@@ -270,6 +276,15 @@ struct RpcServer::Impl {
       busy = busy || had_output;
       if (!keep) Close(fd);
     }
+    return busy;
+  }
+
+  PollStatus Poll() {
+    if (stopping) return PollStopping();
+    bool accept = false;
+    bool busy = PollConnections(&accept);
+    // Last, so connections whose clients already left are closed first.
+    if (accept) Accept();
     return busy ? PollStatus::kBusy : PollStatus::kIdle;
   }
 

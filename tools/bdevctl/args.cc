@@ -72,8 +72,11 @@ absl::StatusOr<json> Convert(const std::string& arg, const RpcParam* param,
       else
         ok = ok && v.is_number();
       if (!ok) {
-        return Bad(arg, absl::StrCat("expected ", std::string(RpcParamTypeName(param->type)),
-                                     ", got '", text, "'"));
+        const std::string type(RpcParamTypeName(param->type));
+        return Bad(arg, absl::StrCat(
+                            "expected ",
+                            std::string("aeiou").find(type[0]) != std::string::npos ? "an " : "a ",
+                            type, ", got '", text, "'"));
       }
       return v;  // range and sign are checked by the server, with its message
     }
@@ -169,7 +172,8 @@ absl::StatusOr<json> BuildParams(const std::string& method_name, const RpcMethod
       params["total_size"] = mb;
       continue;
     }
-    auto converted = Convert(arg, param, value);
+    // Errors name the parameter ("block_size: ..."), also for positional values.
+    auto converted = Convert(arg.rfind("-", 0) == 0 ? arg : name, param, value);
     if (!converted.ok()) return converted.status();
     params[name] = *converted;
   }

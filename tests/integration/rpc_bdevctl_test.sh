@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Drives a real bdevd through the real bdevctl: the SPDK positional forms, output and
+# exit codes, help, raw mode, save_config/load_config, the config round trip through
+# `bdevd --json`, and bdevd's own flags and start-up errors.
+# Usage: rpc_bdevctl_test.sh BDEVD BDEVCTL CASE
+#   CASE: create_and_query, errors_and_help, round_trip, daemon_flags
+set -u
+BDEVD=$1
+BDEVCTL=$2
+CASE=$3
+TMP=$(mktemp -d /tmp/bdevkit_ctl.XXXXXX)
+SOCK=$TMP/rpc.sock
+PID=
+FAILED=0
+
+fail() { echo "FAIL: $*" >&2; FAILED=1; }
+cleanup() {
+  [[ -n $PID ]] && kill -9 "$PID" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# start_daemon [bdevd args...]: starts bdevd on $SOCK and waits until it answers.
+start_daemon() {
+  "$BDEVD" -r "$SOCK" "$@" >"$TMP/bdevd.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 300); do
+    "$BDEVCTL" -s "$SOCK" -t 5 spdk_get_version >/dev/null 2>&1 && return 0
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  fail "bdevd did not start"; cat "$TMP/bdevd.log" >&2
+  exit 1
+}
+# stop_daemon: SIGTERM, expect exit 0 and no socket or lock left.
+stop_daemon() {
+  kill -TERM "$PID"
+  local rc=0
+  wait "$PID" || rc=$?
+  PID=
+  [[ $rc == 0 ]] || { fail "bdevd exited $rc on SIGTERM"; cat "$TMP/bdevd.log" >&2; }
+  [[ ! -e $SOCK ]] || fail "socket left behind"
+  [[ ! -e $SOCK.lock ]] || fail "lock file left behind"
+}
+# ctl NAME ARGS...: runs bdevctl, keeping stdout/stderr/exit code in $TMP/NAME.*
+ctl() {
+  local name=$1; shift
+  timeout 60 "$BDEVCTL" -s "$SOCK" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
+  echo $? >"$TMP/$name.rc"
+}
+rc() { cat "$TMP/$1.rc"; }
+out() { cat "$TMP/$1.out"; }
+show() { echo "--- $1: exit $(rc "$1"); stdout:"; out "$1"; echo "--- stderr:"; cat "$TMP/$1.err"; }
+expect_ok() { [[ $(rc "$1") == 0 ]] || { fail "$1: exit $(rc "$1")"; show "$1"; }; }
+# expect_err NAME PATTERN: exit 1, one "bdevctl:" line on stderr matching PATTERN, no stdout.
+expect_err() {
+  local name=$1 pattern=$2
+  [[ $(rc "$name") == 1 ]] || { fail "$name: exit $(rc "$name"), expected 1"; show "$name"; return; }
+  grep -qE "^bdevctl: .*$pattern" "$TMP/$name.err" || { fail "$name: no error matching '$pattern'"; show "$name"; }
+  [[ ! -s $TMP/$name.out ]] || { fail "$name: printed to stdout"; show "$name"; }
+}
+# jq-free JSON checks with python3.
+pyjson() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$TMP/$1.out"; }
+
+case $CASE in
+create_and_query)
+  start_daemon
+  ctl m bdev_malloc_create -b Malloc0 32 4096
+  expect_ok m
+  [[ $(out m) == Malloc0 ]] || { fail "malloc create printed '$(out m)'"; show m; }
+  ctl n bdev_null_create Null0 16 512
+  expect_ok n
+  [[ $(out n) == Null0 ]] || fail "null create printed '$(out n)'"
+  ctl named bdev_malloc_create --name Malloc1 --num-blocks 100 --block_size 512 --uuid 0e8f2b3c-1d2e-4f5a-8b6c-7d8e9f0a1b2c
+  expect_ok named
+  ctl get bdev_get_bdevs -b Malloc0
+  expect_ok get
+  pyjson get 'd[0]["name"]=="Malloc0" and d[0]["num_blocks"]==8192 and d[0]["block_size"]==4096' ||
+    { fail "bdev_get_bdevs -b Malloc0"; show get; }
+  grep -q '^  {$' "$TMP/get.out" || fail "output is not pretty-printed"
+  ctl get_null bdev_get_bdevs -b Null0
+  pyjson get_null 'd[0]["num_blocks"]==32768 and d[0]["product_name"]=="Null disk"' || { fail "null size"; show get_null; }
+  ctl by_uuid bdev_get_bdevs -b 0E8F2B3C-1D2E-4F5A-8B6C-7D8E9F0A1B2C
+  pyjson by_uuid 'd[0]["name"]=="Malloc1"' || { fail "lookup by (upper-case) UUID"; show by_uuid; }
+  ctl all bdev_get_bdevs
+  pyjson all '[b["name"] for b in d]==["Malloc0","Null0","Malloc1"]' || { fail "bdev_get_bdevs order"; show all; }
+  ctl iostat bdev_get_iostat -b Malloc0
+  pyjson iostat 'd["bdevs"][0]["name"]=="Malloc0" and "tick_rate" in d' || { fail "iostat"; show iostat; }
+  ctl raw call bdev_get_bdevs '{"name": "Null0"}'
+  pyjson raw 'd[0]["name"]=="Null0"' || { fail "raw mode"; show raw; }
+  ctl flag log_set_flag malloc
+  [[ $(out flag) == true ]] || fail "log_set_flag printed '$(out flag)'"
+  ctl flags log_get_flags
+  pyjson flags 'd["malloc"] is True and d["bdev"] is False' || { fail "log_get_flags"; show flags; }
+  ctl del bdev_malloc_delete Malloc0
+  [[ $(out del) == true ]] || { fail "delete printed '$(out del)'"; show del; }
+  ctl gone bdev_get_bdevs -b Malloc0
+  expect_err gone 'error -19'
+  ctl wait bdev_wait_for_examine
+  expect_ok wait
+  stop_daemon
+  ;;
+errors_and_help)
+  start_daemon
+  ctl unknown bdev_get_bdevs -b Nope
+  expect_err unknown 'bdev_get_bdevs: error -19: .*Nope'
+  ctl nomethod bdev_frobnicate
+  expect_err nomethod 'error -32601'
+  ctl badparam bdev_malloc_create --colour red --num_blocks 8 --block_size 512
+  expect_err badparam 'unknown parameter.*colour|colour.*unknown'
+  ctl badtype bdev_malloc_create -b M 8 abc
+  expect_err badtype 'block_size|BLOCK_SIZE'
+  ctl badbs bdev_malloc_create -b M 8 1000
+  expect_err badbs 'error -32602: .*block_size'
+  ctl dup1 bdev_null_create Dup 1 512
+  ctl dup2 bdev_null_create Dup 1 512
+  expect_err dup2 'error -17'
+  ctl rawbad call bdev_get_bdevs '{not json'
+  expect_err rawbad 'not JSON'
+  ctl help bdev_malloc_create --help
+  expect_ok help
+  for p in block_size num_blocks uuid optimal_io_boundary required 'SIZE_MB'; do
+    grep -q -- "$p" "$TMP/help.out" || { fail "help lacks $p"; show help; }
+  done
+  ctl usage --help
+  expect_ok usage
+  grep -q bdev_get_iostat "$TMP/usage.out" || fail "--help does not list methods"
+  stop_daemon
+  timeout 30 "$BDEVCTL" -s "$SOCK" spdk_get_version >"$TMP/nod.out" 2>"$TMP/nod.err"
+  echo $? >"$TMP/nod.rc"
+  expect_err nod 'cannot connect'
+  ;;
+round_trip)
+  # Bdevs made over RPC -> save_config -> a fresh bdevd --json -> the same bdevs.
+  start_daemon
+  ctl m0 bdev_malloc_create -b Malloc0 16 512
+  ctl m1 bdev_malloc_create --name Malloc1 --num_blocks 2048 --block_size 4096 --optimal_io_boundary 8
+  ctl n0 bdev_null_create Null0 64 4096
+  for n in m0 m1 n0; do expect_ok $n; done
+  ctl before bdev_get_bdevs
+  ctl save save_config
+  expect_ok save
+  pyjson save '[e["method"] for e in d["subsystems"][0]["config"]]==["bdev_malloc_create","bdev_malloc_create","bdev_null_create","bdev_wait_for_examine"]' ||
+    { fail "save_config order"; show save; }
+  cp "$TMP/save.out" "$TMP/config.json"
+  stop_daemon
+  start_daemon --json "$TMP/config.json"
+  ctl after bdev_get_bdevs
+  cmp -s "$TMP/before.out" "$TMP/after.out" || { fail "bdevs differ after the round trip"; diff "$TMP/before.out" "$TMP/after.out" >&2; }
+  ctl save2 save_config
+  cmp -s "$TMP/save.out" "$TMP/save2.out" || { fail "save_config not stable"; diff "$TMP/save.out" "$TMP/save2.out" >&2; }
+  # load_config into an emptied daemon gives the same bdevs again.
+  for b in Malloc0 Malloc1; do ctl d bdev_malloc_delete $b; done
+  ctl d bdev_null_delete Null0
+  ctl load load_config "$TMP/config.json"
+  expect_ok load
+  ctl after2 bdev_get_bdevs
+  cmp -s "$TMP/before.out" "$TMP/after2.out" || { fail "bdevs differ after load_config"; diff "$TMP/before.out" "$TMP/after2.out" >&2; }
+  ctl again load_config "$TMP/config.json"
+  expect_err again 'bdev_malloc_create.*error -17'
+  stop_daemon
+  ;;
+daemon_flags)
+  "$BDEVD" --help >"$TMP/h.out" 2>&1 || fail "--help exit"
+  grep -q -- '--json-ignore-init-errors' "$TMP/h.out" || fail "--help lacks --json-ignore-init-errors"
+  "$BDEVD" --version | grep -qE '^bdevd \(bdevkit\) [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
+  "$BDEVD" --bogus >"$TMP/b.out" 2>&1 && fail "--bogus accepted"
+  grep -q '^bdevd: unknown option --bogus' "$TMP/b.out" || { fail "--bogus message"; cat "$TMP/b.out"; }
+  "$BDEVD" -m 0xz >"$TMP/m.out" 2>&1 && fail "-m 0xz accepted"
+  grep -q '^bdevd: invalid core mask' "$TMP/m.out" || { fail "-m message"; cat "$TMP/m.out"; }
+  # A failing config entry stops start-up, naming the entry; nothing is left behind.
+  cat >"$TMP/bad.json" <<'JSON'
+{"subsystems":[{"subsystem":"bdev","config":[
+  {"method":"bdev_malloc_create","params":{"name":"Good","num_blocks":64,"block_size":512}},
+  {"method":"bdev_malloc_create","params":{"name":"Bad","num_blocks":64,"block_size":1000}}]}]}
+JSON
+  timeout 60 "$BDEVD" -r "$SOCK" --json "$TMP/bad.json" >"$TMP/bad.out" 2>&1
+  rc=$?
+  [[ $rc == 1 ]] || fail "bad config: exit $rc"
+  grep -q '^bdevd: .*config entry 1 (bdev_malloc_create).*block_size' "$TMP/bad.out" || { fail "bad config message"; cat "$TMP/bad.out"; }
+  [[ ! -e $SOCK && ! -e $SOCK.lock ]] || fail "socket or lock left after a failed start"
+  timeout 60 "$BDEVD" -r "$SOCK" --json "$TMP/missing.json" >"$TMP/miss.out" 2>&1 && fail "missing config accepted"
+  grep -q 'missing.json.*No such file' "$TMP/miss.out" || { fail "missing config message"; cat "$TMP/miss.out"; }
+  # ... unless told to go on.
+  start_daemon --json "$TMP/bad.json" --json-ignore-init-errors
+  ctl good bdev_get_bdevs
+  pyjson good '[b["name"] for b in d]==["Good"]' || { fail "--json-ignore-init-errors"; show good; }
+  # -L turns a debug flag on.
+  stop_daemon
+  start_daemon -L rpc --rpc-mode 0660
+  ctl lf log_get_flags
+  pyjson lf 'd["rpc"] is True' || { fail "-L rpc"; show lf; }
+  [[ $(stat -c %a "$SOCK") == 660 ]] || fail "--rpc-mode 0660 gave $(stat -c %a "$SOCK")"
+  # spdk_kill_instance shuts down cleanly.
+  ctl kill spdk_kill_instance SIGINT
+  [[ $(out kill) == true ]] || { fail "spdk_kill_instance printed '$(out kill)'"; show kill; }
+  rc=0
+  wait "$PID" || rc=$?
+  PID=
+  [[ $rc == 0 ]] || fail "bdevd exit $rc after spdk_kill_instance"
+  [[ ! -e $SOCK && ! -e $SOCK.lock ]] || fail "socket or lock left after spdk_kill_instance"
+  ;;
+*)
+  echo "unknown case $CASE" >&2
+  exit 2
+  ;;
+esac
+exit $FAILED
