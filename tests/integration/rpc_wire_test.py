@@ -8,6 +8,7 @@ stops the daemon with SIGTERM and checks it exited 0 and removed its socket and 
 """
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -73,6 +74,8 @@ class Daemon:
         check(not os.path.exists(self.sock + ".lock"), "lock file left behind")
         if failures:
             self.dump_log()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Client:

@@ -27,11 +27,24 @@ using ::testing::HasSubstr;
 using testing::OnApp;
 using testing::OnAppSync;
 
-std::string TempSocketPath() {
-  char dir[] = "/tmp/bdevkit_rpc_server_test.XXXXXX";
-  EXPECT_NE(mkdtemp(dir), nullptr);
-  return std::string(dir) + "/rpc.sock";
-}
+// A fresh directory per test for the socket; removed (with anything left in it)
+// when the test ends.
+class TempSocket {
+ public:
+  TempSocket() {
+    char dir[] = "/tmp/bdevkit_rpc_server_test.XXXXXX";
+    EXPECT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+  }
+  ~TempSocket() {
+    for (const char* suffix : {"", ".lock"}) unlink((path() + suffix).c_str());
+    rmdir(dir_.c_str());
+  }
+  std::string path() const { return dir_ + "/rpc.sock"; }
+
+ private:
+  std::string dir_;
+};
 
 absl::StatusOr<std::unique_ptr<RpcServer>> StartOnApp(const RpcServerOptions& options) {
   return OnApp<absl::StatusOr<std::unique_ptr<RpcServer>>>(
@@ -87,8 +100,9 @@ void SendAll(int fd, const std::string& text) {
 }
 
 TEST(RpcServerTest, SocketIsOwnerOnlyLockedAndRemovedOnStop) {
+  TempSocket tmp;
   RpcServerOptions options;
-  options.socket_path = TempSocketPath();
+  options.socket_path = tmp.path();
   auto server = StartOnApp(options);
   ASSERT_TRUE(server.ok()) << server.status();
   struct stat st {};
@@ -117,8 +131,9 @@ TEST(RpcServerTest, SocketIsOwnerOnlyLockedAndRemovedOnStop) {
 }
 
 TEST(RpcServerTest, ModeOptionStaleSocketReplacedButOtherFilesKept) {
+  TempSocket tmp;
   RpcServerOptions options;
-  options.socket_path = TempSocketPath();
+  options.socket_path = tmp.path();
   options.socket_mode = 0660;
   // A socket file left behind by a crashed daemon (bound, never unlinked).
   int stale = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -147,8 +162,9 @@ TEST(RpcServerTest, ModeOptionStaleSocketReplacedButOtherFilesKept) {
 }
 
 TEST(RpcServerTest, ConnectionOverTheLimitGetsAnErrorReply) {
+  TempSocket tmp;
   RpcServerOptions options;
-  options.socket_path = TempSocketPath();
+  options.socket_path = tmp.path();
   options.max_connections = 2;
   auto server = StartOnApp(options);
   ASSERT_TRUE(server.ok()) << server.status();
@@ -179,8 +195,9 @@ TEST(RpcServerTest, ConnectionOverTheLimitGetsAnErrorReply) {
 }
 
 TEST(RpcServerTest, RequestOverTheSizeLimitIsAnsweredAndTheConnectionLives) {
+  TempSocket tmp;
   RpcServerOptions options;
-  options.socket_path = TempSocketPath();
+  options.socket_path = tmp.path();
   options.max_request_size = 1024;
   auto server = StartOnApp(options);
   ASSERT_TRUE(server.ok()) << server.status();
@@ -196,8 +213,9 @@ TEST(RpcServerTest, RequestOverTheSizeLimitIsAnsweredAndTheConnectionLives) {
 }
 
 TEST(RpcServerTest, StopSendsRepliesAlreadyMade) {
+  TempSocket tmp;
   RpcServerOptions options;
-  options.socket_path = TempSocketPath();
+  options.socket_path = tmp.path();
   auto server = StartOnApp(options);
   ASSERT_TRUE(server.ok()) << server.status();
   int fd = Connect(options.socket_path);
