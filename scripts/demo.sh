@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-scripts/build.sh release bdevperf
+scripts/build.sh release bdevperf bdevd bdevctl
 config=tools/bdevperf/default_config.json
 # The aio and uring bdevs of the config sit on these files (one each: a file backs
 # one bdev). 256 MiB, written in full, so reads hit real blocks, not holes.
