@@ -14,7 +14,8 @@
 # Environment: SECONDS_PER_RUN (10), RUNS (3), CORE (0), BUILD_DIR (build-kern-rel),
 #              SIZE_MB (1024), QDS ("1 32 128"), WORKLOADS ("randread randwrite"),
 #              ENGINES ("uring aio"), QUIET_WAIT (120 s to wait for an idle machine
-#              before each measurement; 0 = do not wait).
+#              before each measurement; 0 = do not wait), DEVICE (loop: the loop
+#              device, falling back as above; shm: the /dev/shm file itself).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,18 +52,24 @@ BDEVPERF=$BUILD_DIR/tools/bdevperf/bdevperf
 # ---- The device: written in full first ------------------------------------------------
 say "writing ${SIZE_MB} MiB to $BACKING"
 dd if=/dev/urandom of="$BACKING" bs=1M count="$SIZE_MB" status=none
-if LOOP=$(losetup --find --show --direct-io=on "$BACKING" 2>"$WORK/losetup.err"); then
+LOOP=""
+if [ "${DEVICE:-loop}" = shm ]; then
+  echo "DEVICE=shm asked for the file itself" >"$WORK/losetup.err"
+else
+  LOOP=$(losetup --find --show --direct-io=on "$BACKING" 2>"$WORK/losetup.err") || LOOP=""
+fi
+if [ -n "$LOOP" ]; then
   DEV=$LOOP
   DEVICE_DESC="loop device $LOOP (losetup --direct-io=on) over a ${SIZE_MB} MiB file in /dev/shm (tmpfs)"
 else
-  LOOP=""
   say "no loop device: $(cat "$WORK/losetup.err")"
   if dd if="$BACKING" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null; then
     DEV=$BACKING
-    DEVICE_DESC="${SIZE_MB} MiB file in /dev/shm (tmpfs, O_DIRECT), no loop device available"
+    DEVICE_DESC="${SIZE_MB} MiB file in /dev/shm (tmpfs, O_DIRECT), no loop device ($(cat "$WORK/losetup.err"))"
   else
     DEV=/tmp/bdevkit-kernel-bench.img
     dd if=/dev/urandom of="$DEV" bs=1M count="$SIZE_MB" status=none
+    rm -f "$BACKING"
     BACKING=$DEV
     DEVICE_DESC="${SIZE_MB} MiB file in /tmp ($(df --output=fstype /tmp | tail -1)); no loop device, no O_DIRECT on /dev/shm"
   fi

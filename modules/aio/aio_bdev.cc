@@ -256,6 +256,9 @@ void AioChannel::Submit(BdevIo& io) {
     case IoType::kRead:
       if (t.bounce != nullptr) {
         io_prep_pread(&t.cb, fd, t.bounce, len, offset);
+      } else if (iovcnt == 1) {
+        // The common case: a plain read spares the kernel copying in an iovec array.
+        io_prep_pread(&t.cb, fd, iovs[0].iov_base, len, offset);
       } else {
         io_prep_preadv(&t.cb, fd, iovs, iovcnt, offset);
       }
@@ -263,6 +266,8 @@ void AioChannel::Submit(BdevIo& io) {
     case IoType::kWrite:
       if (t.bounce != nullptr) {
         io_prep_pwrite(&t.cb, fd, t.bounce, len, offset);
+      } else if (iovcnt == 1) {
+        io_prep_pwrite(&t.cb, fd, iovs[0].iov_base, len, offset);
       } else {
         io_prep_pwritev(&t.cb, fd, iovs, iovcnt, offset);
       }
@@ -394,6 +399,8 @@ absl::StatusOr<std::string> CreateAioBdev(const AioOptions& options) {
     }
     props.uuid = *uuid;
   }
+  // Started at module init; again here in case a bdev is created before the layer starts.
+  if (absl::Status s = module->worker().Start(); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<BackingFile>> file =
       BackingFile::Open({options.filename, options.block_size, options.readonly});
   if (!file.ok()) return file.status();

@@ -53,22 +53,28 @@ unsigned SetupFlags(const UringOptions& o) {
   return flags;
 }
 
-// Sets up a ring. Without SQPOLL the kernel is asked to run completion work only when
-// we enter it (COOP_TASKRUN) and to flag that it has some (TASKRUN_FLAG), so a busy
-// poller is not interrupted; liburing's peek enters the kernel when the flag is set.
-// Older kernels (< 5.19) refuse those flags: retry without them.
+// Sets up a ring. Without SQPOLL, the kernel is asked to keep completion work until
+// we enter it (DEFER_TASKRUN, Linux >= 6.1; else COOP_TASKRUN, >= 5.19), so a busy
+// poller is never interrupted, and to flag that it has some (TASKRUN_FLAG). The poller
+// then needs at most one io_uring_enter per pass: submit + collect together. Measured
+// on a loop device at QD 1: ~20% more IOPS than the plain setup (see
+// docs/benchmarks.md). Older kernels refuse the flags (EINVAL): try the next setup.
 int SetupRing(const UringOptions& o, io_uring* ring) {
   io_uring_params p{};
-  p.flags = SetupFlags(o);
   if (o.sqpoll) {
-    p.sq_thread_idle = o.sqpoll_idle_ms;
-  } else {
-    p.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SINGLE_ISSUER;
-  }
-  int rc = io_uring_queue_init_params(o.queue_depth, ring, &p);
-  if (rc == -EINVAL && !o.sqpoll) {
-    p = {};
     p.flags = SetupFlags(o);
+    p.sq_thread_idle = o.sqpoll_idle_ms;
+    return io_uring_queue_init_params(o.queue_depth, ring, &p);
+  }
+  const unsigned modes[] = {
+      IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_TASKRUN_FLAG,
+      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_TASKRUN_FLAG,
+      0,
+  };
+  int rc = -EINVAL;
+  for (int i = 0; i < 3 && rc == -EINVAL; ++i) {
+    p = {};
+    p.flags = SetupFlags(o) | modes[i];
     rc = io_uring_queue_init_params(o.queue_depth, ring, &p);
   }
   return rc;
@@ -271,6 +277,9 @@ bool UringChannel::TryPrepare(BdevIo& io) {
     case IoType::kRead:
       if (iovs == nullptr) {
         io_uring_prep_read(sqe, fd, t.bounce, len, offset);
+      } else if (iovcnt == 1) {
+        // The common case: a plain read spares the kernel copying in an iovec array.
+        io_uring_prep_read(sqe, fd, iovs[0].iov_base, len, offset);
       } else {
         io_uring_prep_readv(sqe, fd, iovs, iovcnt, offset);
       }
@@ -278,6 +287,8 @@ bool UringChannel::TryPrepare(BdevIo& io) {
     case IoType::kWrite:
       if (iovs == nullptr) {
         io_uring_prep_write(sqe, fd, t.bounce, len, offset);
+      } else if (iovcnt == 1) {
+        io_uring_prep_write(sqe, fd, iovs[0].iov_base, len, offset);
       } else {
         io_uring_prep_writev(sqe, fd, iovs, iovcnt, offset);
       }
@@ -313,8 +324,31 @@ bool UringChannel::TryPrepare(BdevIo& io) {
 
 PollStatus UringChannel::Poll() {
   bool busy = false;
-  // 1. Completions: copied out and the ring advanced first, because a completion
-  //    callback may submit again (into this ring) right away.
+  // 1. The backlog, in order, as far as the ring has room.
+  while (backlog_head_ != nullptr && TryPrepare(*backlog_head_)) {
+    BdevIo* io = backlog_head_;
+    backlog_head_ = io->driver_ctx<UringTask>().next;
+    if (backlog_head_ == nullptr) backlog_tail_ = nullptr;
+  }
+  // 2. At most one system call per pass: submit everything prepared since the last
+  //    pass and, in the same call, let the kernel post the completions it has pending
+  //    for us (deferred task work; with IOPOLL, polling the device). With nothing to
+  //    submit, enter only when the kernel flags pending completion work.
+  if (queued_ > 0) {
+    int rc = io_uring_submit_and_get_events(&ring_);
+    if (rc >= 0) {
+      queued_ -= static_cast<uint32_t>(rc);
+      inflight_ += static_cast<uint32_t>(rc);
+      busy = true;
+    } else if (rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) {
+      LOG_ERROR("uring: %s: io_uring_submit: %s", bdev_.name(), std::strerror(-rc));
+    }  // else: the kernel is short of resources or completions; retry next pass
+  } else if (inflight_ > 0 && (bdev_.options().iopoll ||
+                               (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0)) {
+    io_uring_get_events(&ring_);
+  }
+  // 3. Completions: copied out and the ring advanced first, because a completion
+  //    callback may submit again (into this ring; sent on the next pass).
   io_uring_cqe* cqes[kReapBatch];
   unsigned n;
   while ((n = io_uring_peek_batch_cqe(&ring_, cqes, kReapBatch)) > 0) {
@@ -328,24 +362,6 @@ PollStatus UringChannel::Poll() {
     inflight_ -= n;
     for (unsigned i = 0; i < n; ++i) Complete(*ios[i], res[i]);
     busy = true;
-  }
-  // 2. The backlog, in order, as far as the ring has room.
-  while (backlog_head_ != nullptr && TryPrepare(*backlog_head_)) {
-    BdevIo* io = backlog_head_;
-    backlog_head_ = io->driver_ctx<UringTask>().next;
-    if (backlog_head_ == nullptr) backlog_tail_ = nullptr;
-  }
-  // 3. One system call for everything prepared since the last pass (with IOPOLL the
-  //    same call also polls the device for completions).
-  if (queued_ > 0 || (bdev_.options().iopoll && inflight_ > 0)) {
-    int rc = io_uring_submit(&ring_);
-    if (rc >= 0) {
-      queued_ -= static_cast<uint32_t>(rc);
-      inflight_ += static_cast<uint32_t>(rc);
-      busy = true;
-    } else if (rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) {
-      LOG_ERROR("uring: %s: io_uring_submit: %s", bdev_.name(), std::strerror(-rc));
-    }  // else: the kernel is short of resources or completions; retry next pass
   }
   return busy ? PollStatus::kBusy : PollStatus::kIdle;
 }
