@@ -7,7 +7,9 @@
 namespace bdevkit {
 
 // A bdev without module-specific information shows "driver_specific": {}.
-void Bdev::DumpInfoJson(nlohmann::json& /*driver_specific*/) const {}
+void Bdev::DumpInfoJson(nlohmann::json& driver_specific) const {
+  if (driver_specific.is_null()) driver_specific = nlohmann::json::object();
+}
 
 // A bdev that cannot be recreated from a config (e.g. one a module assembles by
 // examine) writes nothing.

@@ -253,6 +253,23 @@ void UnregisterBdev(std::string_view name, std::function<void(absl::Status)> don
   BdevRegistry::Unregister(name, std::move(done));
 }
 
+void UnregisterModuleBdev(std::string_view name, const BdevModule& module,
+                          std::function<void(absl::Status)> done) {
+  Bdev* bdev = FindBdev(name);
+  if (bdev == nullptr) {
+    done(absl::NotFoundError(absl::StrCat("no bdev named \"", AsAbsl(name), "\"")));
+    return;
+  }
+  if (&bdev->module() != &module) {
+    done(absl::NotFoundError(absl::StrCat("bdev \"", AsAbsl(name), "\" is not a ", module.name(),
+                                          " bdev (module ", bdev->module().name(), ")")));
+    return;
+  }
+  // Copied: `name` may be an alias, or point into the bdev that is about to go.
+  const std::string canonical = bdev->name();
+  UnregisterBdev(canonical, std::move(done));
+}
+
 void BdevRegistry::MaybeFinishRemoval(BdevInternal& in) {
   {
     absl::MutexLock lock(&core::ControlMutex());

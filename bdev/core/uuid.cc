@@ -43,4 +43,13 @@ absl::StatusOr<std::string> ParseUuid(std::string_view text) {
   return absl::AsciiStrToLower(AsAbsl(text));
 }
 
+absl::StatusOr<std::string> UuidParamOrGenerate(std::string_view user_uuid) {
+  if (user_uuid.empty()) return GenerateUuid();
+  absl::StatusOr<std::string> uuid = ParseUuid(user_uuid);
+  if (!uuid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("\"uuid\": ", uuid.status().message()));
+  }
+  return uuid;
+}
+
 }  // namespace bdevkit

@@ -132,10 +132,20 @@ absl::Status RegisterBdev(std::unique_ptr<Bdev> bdev);
 // no such bdev. App thread; never blocks.
 void UnregisterBdev(std::string_view name, std::function<void(absl::Status)> done);
 
+// What a module's delete method does: finds `name` (name, alias or UUID), checks the
+// bdev belongs to `module` (kNotFound naming the owner otherwise, so one module cannot
+// delete another's bdev) and unregisters it. App thread; never blocks.
+void UnregisterModuleBdev(std::string_view name, const BdevModule& module,
+                          std::function<void(absl::Status)> done);
+
 // Makes a bdev's UUID text from 16 random bytes (RFC 4122 version 4). Any thread.
 std::string GenerateUuid();
 // Validates and lower-cases a UUID given by a user. Any thread.
 absl::StatusOr<std::string> ParseUuid(std::string_view text);
+// A create method's "uuid" parameter: the user's UUID validated (kInvalidArgument
+// naming the parameter), or a fresh one when empty — fixed at creation so save_config
+// writes it and a reloaded config recreates the same UUID. Any thread.
+absl::StatusOr<std::string> UuidParamOrGenerate(std::string_view user_uuid);
 
 }  // namespace bdevkit
 

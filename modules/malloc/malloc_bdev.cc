@@ -153,10 +153,6 @@ class MallocBdev : public Bdev, public IoDevice {
   // Channels must be gone before the memory is: the bdev is freed after `done`.
   void Destruct(std::function<void()> done) override { UnregisterIoDevice(std::move(done)); }
 
-  void DumpInfoJson(nlohmann::json& driver_specific) const override {
-    if (driver_specific.is_null()) driver_specific = nlohmann::json::object();
-  }
-
   void WriteConfigJson(nlohmann::json& config) const override {
     // Every parameter filled in, uuid included, so the saved config recreates the
     // same disk (and SPDK can load it too).
@@ -220,15 +216,9 @@ absl::StatusOr<std::string> CreateMallocBdev(const MallocOptions& options) {
   }
   BdevProperties props;
   props.name = options.name.empty() ? GenerateName() : options.name;
-  if (!options.uuid.empty()) {
-    absl::StatusOr<std::string> uuid = ParseUuid(options.uuid);
-    if (!uuid.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("\"uuid\": ", uuid.status().message()));
-    }
-    props.uuid = *uuid;
-  } else {
-    props.uuid = GenerateUuid();  // fixed now so save_config can write it
-  }
+  absl::StatusOr<std::string> uuid = UuidParamOrGenerate(options.uuid);
+  if (!uuid.ok()) return uuid.status();
+  props.uuid = *uuid;
   props.product_name = "Malloc disk";
   props.block_size = options.block_size;
   props.num_blocks = options.num_blocks;
@@ -248,18 +238,12 @@ absl::StatusOr<std::string> CreateMallocBdev(const MallocOptions& options) {
 }
 
 void DeleteMallocBdev(const std::string& name, std::function<void(absl::Status)> done) {
-  Bdev* bdev = FindBdev(name);
-  if (bdev == nullptr) {
-    done(absl::NotFoundError(absl::StrCat("no bdev named \"", name, "\"")));
+  BdevModule* module = FindModule(kModuleName);
+  if (module == nullptr) {
+    done(absl::FailedPreconditionError("the malloc module is not registered"));
     return;
   }
-  if (bdev->module().name() != kModuleName) {
-    done(absl::NotFoundError(absl::StrCat("bdev \"", name, "\" is not a malloc bdev (module ",
-                                          bdev->module().name(), ")")));
-    return;
-  }
-  std::string canonical = bdev->name();  // `name` may be an alias; the bdev may go away
-  UnregisterBdev(canonical, std::move(done));
+  UnregisterModuleBdev(name, *module, std::move(done));
 }
 
 }  // namespace bdevkit

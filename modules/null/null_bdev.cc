@@ -34,9 +34,6 @@ class NullBdev : public Bdev, public IoDevice {
   void SubmitIo(IoChannel& /*ch*/, BdevIo& io) override { CompleteIo(io, IoStatus::Success()); }
   IoChannel* GetBackendChannel() override { return GetIoChannel(); }
   void Destruct(std::function<void()> done) override { UnregisterIoDevice(std::move(done)); }
-  void DumpInfoJson(nlohmann::json& driver_specific) const override {
-    if (driver_specific.is_null()) driver_specific = nlohmann::json::object();
-  }
   void WriteConfigJson(nlohmann::json& config) const override {
     const BdevProperties& p = properties();
     config.push_back({{"method", "bdev_null_create"},
@@ -96,14 +93,9 @@ absl::StatusOr<std::string> CreateNullBdev(const NullOptions& options) {
   }
   BdevProperties props;
   props.name = options.name;
-  if (options.uuid.empty()) {
-    props.uuid = GenerateUuid();  // fixed now so save_config can write it
-  } else {
-    absl::StatusOr<std::string> uuid = ParseUuid(options.uuid);
-    if (!uuid.ok())
-      return absl::InvalidArgumentError(absl::StrCat("\"uuid\": ", uuid.status().message()));
-    props.uuid = *uuid;
-  }
+  absl::StatusOr<std::string> uuid = UuidParamOrGenerate(options.uuid);
+  if (!uuid.ok()) return uuid.status();
+  props.uuid = *uuid;
   props.product_name = "Null disk";
   props.block_size = options.block_size;
   props.num_blocks = options.num_blocks;
@@ -114,14 +106,12 @@ absl::StatusOr<std::string> CreateNullBdev(const NullOptions& options) {
 }
 
 void DeleteNullBdev(const std::string& name, std::function<void(absl::Status)> done) {
-  Bdev* bdev = FindBdev(name);
-  if (bdev == nullptr || bdev->module().name() != kModuleName) {
-    done(absl::NotFoundError(
-        absl::StrCat(bdev == nullptr ? "no bdev named \"" : "not a null bdev: \"", name, "\"")));
+  BdevModule* module = FindModule(kModuleName);
+  if (module == nullptr) {
+    done(absl::FailedPreconditionError("the null module is not registered"));
     return;
   }
-  std::string canonical = bdev->name();  // `name` may be an alias; the bdev may go away
-  UnregisterBdev(canonical, std::move(done));
+  UnregisterModuleBdev(name, *module, std::move(done));
 }
 
 }  // namespace bdevkit
