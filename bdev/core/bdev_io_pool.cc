@@ -105,7 +105,7 @@ void LayerChannel::QueueIoWait(IoWaitEntry* entry) {
   }
 }
 
-void LayerChannel::RunWaiters() {
+void LayerChannel::ServeWaiters() {
   // A callback may free or take BdevIo and end up here again; the outer loop
   // picks up whatever changed, so nested calls return at once.
   if (running_waiters_) return;

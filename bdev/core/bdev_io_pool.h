@@ -59,8 +59,11 @@ class LayerChannel final : public ChannelContext {
   void QueueIoWait(IoWaitEntry* entry);
   void QueueSplitWaiter(BdevIo* parent) { split_waiters_.Push(parent); }
   // Hands freed BdevIo to whoever waits: split parents first (they already hold I/O
-  // the application is waiting for), then IoWaitEntry callbacks.
-  void RunWaiters();
+  // the application is waiting for), then IoWaitEntry callbacks. Inline check first:
+  // it runs twice per completed I/O and there is usually nobody waiting.
+  void RunWaiters() {
+    if (wait_head_ != nullptr || !split_waiters_.empty()) ServeWaiters();
+  }
 
   // A completion reported while the I/O was still inside SubmitIo: finished later by
   // the poller so a callback never runs inside the submitter's stack.
@@ -88,6 +91,8 @@ class LayerChannel final : public ChannelContext {
   BdevIo* free_ = nullptr;
   uint32_t free_count_ = 0;
   IoQueue deferred_;
+  void ServeWaiters();
+
   IoQueue split_waiters_;
   IoQueue bounce_waiters_;
   IoWaitEntry* wait_head_ = nullptr;

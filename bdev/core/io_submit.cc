@@ -148,8 +148,11 @@ void CompleteToUser(BdevIo& io, IoStatus status) {
   LayerChannel& layer = io.channel->layer();
   IoCallback cb = io.cb;
   void* cb_arg = io.cb_arg;
-  // Recycle first: the callback may submit again and can reuse this very BdevIo.
+  // Recycle first, and serve anyone waiting for a BdevIo before the callback runs:
+  // a callback that resubmits at once (bdevperf does) would otherwise always win the
+  // freed BdevIo and starve the waiters. Then the callback may reuse it.
   layer.PutIo(&io);
+  layer.RunWaiters();
   cb(cb_arg, status);
   layer.RunWaiters();
 }

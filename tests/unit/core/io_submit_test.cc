@@ -151,6 +151,51 @@ TEST_F(IoTest, ExhaustedPoolReturnsEnomemAndQueueIoWaitFires) {
   });
 }
 
+// A freed BdevIo goes to whoever waits in QueueIoWait before the completing caller
+// can resubmit from its callback; otherwise a busy submitter on the same thread could
+// starve a waiter forever.
+struct Greedy {
+  BdevDesc* desc;
+  IoChannel* ch;
+  char buf[512];
+  bool stop = false;
+  int last_rc = 1;
+  static void Done(void* arg, IoStatus) {
+    auto* g = static_cast<Greedy*>(arg);
+    if (!g->stop) g->last_rc = g->desc->Read(g->ch, g->buf, 0, 1, Done, g);
+  }
+};
+
+TEST_F(IoTest, WaitersGetAFreedIoBeforeTheCallbackResubmits) {
+  TestBdev* b = Create(Props("F"));
+  ASSERT_NE(b, nullptr);
+  Open("F");
+  Greedy greedy{desc_.get(), ch_, {}};
+  struct Waiter {
+    Greedy* g;
+    int rc = 1;
+  } waiter{&greedy};
+  IoWaitEntry entry;
+  entry.cb = [](void* arg) {
+    auto* w = static_cast<Waiter*>(arg);
+    w->rc = w->g->desc->Read(w->g->ch, w->g->buf, 0, 1, OnIoDone, nullptr);
+  };
+  entry.cb_arg = &waiter;
+  RunOnApp([&] {
+    b->mode = TestBdev::Mode::kHold;
+    while (desc_->Read(ch_, greedy.buf, 0, 1, Greedy::Done, &greedy) == 0) {
+    }
+    ASSERT_EQ(desc_->QueueIoWait(ch_, &entry), 0);
+    auto [io, st] = b->held.back();
+    b->held.pop_back();
+    CompleteIo(*io, st);
+    EXPECT_EQ(waiter.rc, 0) << "the waiter did not get the freed BdevIo";
+    EXPECT_EQ(greedy.last_rc, -ENOMEM) << "the resubmit jumped the queue";
+    greedy.stop = true;
+    b->ReleaseHeld();
+  });
+}
+
 TEST_F(IoTest, SplitsOnOptimalBoundary) {
   auto p = Props("S", 64);
   p.optimal_io_boundary = 8;
