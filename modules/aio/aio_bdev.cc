@@ -390,15 +390,9 @@ absl::StatusOr<std::string> CreateAioBdev(const AioOptions& options) {
   if (options.name.empty()) return absl::InvalidArgumentError("\"name\": must not be empty");
   BdevProperties props;
   props.name = options.name;
-  if (options.uuid.empty()) {
-    props.uuid = GenerateUuid();  // fixed now so save_config can write it
-  } else {
-    absl::StatusOr<std::string> uuid = ParseUuid(options.uuid);
-    if (!uuid.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("\"uuid\": ", uuid.status().message()));
-    }
-    props.uuid = *uuid;
-  }
+  absl::StatusOr<std::string> uuid = UuidParamOrGenerate(options.uuid);
+  if (!uuid.ok()) return uuid.status();
+  props.uuid = *uuid;
   // Started at module init; again here in case a bdev is created before the layer starts.
   if (absl::Status s = module->worker().Start(); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<BackingFile>> file =
@@ -433,11 +427,10 @@ AioBdev* FindAioBdev(const std::string& name, absl::Status* error) {
 }  // namespace
 
 void DeleteAioBdev(const std::string& name, std::function<void(absl::Status)> done) {
-  absl::Status error;
-  AioBdev* bdev = FindAioBdev(name, &error);
-  if (bdev == nullptr) return done(error);
-  std::string canonical = bdev->name();  // `name` may be an alias; the bdev may go away
-  UnregisterBdev(canonical, std::move(done));
+  BdevModule* module = FindModule(kModuleName);
+  if (module == nullptr)
+    return done(absl::FailedPreconditionError("the aio module is not registered"));
+  UnregisterModuleBdev(name, *module, std::move(done));
 }
 
 absl::Status RescanAioBdev(const std::string& name) {

@@ -442,15 +442,9 @@ absl::StatusOr<std::string> CreateUringBdev(const UringOptions& options) {
   }
   BdevProperties props;
   props.name = options.name;
-  if (options.uuid.empty()) {
-    props.uuid = GenerateUuid();  // fixed now so save_config can write it
-  } else {
-    absl::StatusOr<std::string> uuid = ParseUuid(options.uuid);
-    if (!uuid.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("\"uuid\": ", uuid.status().message()));
-    }
-    props.uuid = *uuid;
-  }
+  absl::StatusOr<std::string> uuid = UuidParamOrGenerate(options.uuid);
+  if (!uuid.ok()) return uuid.status();
+  props.uuid = *uuid;
   if (absl::Status s = ProbeIoUring(); !s.ok()) return s;
   // Channels set their rings up lazily, on the thread that first does I/O: check now
   // that the requested kind of ring can exist at all.
@@ -488,14 +482,10 @@ absl::StatusOr<std::string> CreateUringBdev(const UringOptions& options) {
 }
 
 void DeleteUringBdev(const std::string& name, std::function<void(absl::Status)> done) {
-  Bdev* bdev = FindBdev(name);
-  if (bdev == nullptr || bdev->module().name() != kModuleName) {
-    done(absl::NotFoundError(
-        absl::StrCat(bdev == nullptr ? "no bdev named \"" : "not a uring bdev: \"", name, "\"")));
-    return;
-  }
-  std::string canonical = bdev->name();  // `name` may be an alias; the bdev may go away
-  UnregisterBdev(canonical, std::move(done));
+  BdevModule* module = FindModule(kModuleName);
+  if (module == nullptr)
+    return done(absl::FailedPreconditionError("the uring module is not registered"));
+  UnregisterModuleBdev(name, *module, std::move(done));
 }
 
 void RegisterUringModule() { RegisterModule(std::make_unique<UringModule>()); }
