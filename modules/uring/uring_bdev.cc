@@ -394,6 +394,9 @@ std::string CheckOptions(const UringOptions& o) {
     return absl::StrCat("\"queue_depth\": must be 1..32768, got ", o.queue_depth);
   }
   if (o.sqpoll && o.iopoll) return "\"iopoll\": cannot be combined with sqpoll here";
+  // Refused rather than silently ignored: registering buffers needs a per-thread
+  // buffer pool the core does not offer modules yet (see README).
+  if (o.fixed_buffers) return "\"fixed_buffers\": not supported yet (must be false)";
   return "";
 }
 

@@ -21,7 +21,7 @@ struct UringOptions {
   bool sqpoll = false;             // a kernel thread polls the submission queue
   uint32_t sqpoll_idle_ms = 1000;  // ...and sleeps after this long without work
   bool iopoll = false;             // completions polled from the device (NVMe poll queues)
-  bool fixed_buffers = false;      // see README: recorded, not yet acted on
+  bool fixed_buffers = false;      // must be false for now: see README
 };
 
 // Creates and registers a uring bdev; returns its name. Errors as BackingFile::Open

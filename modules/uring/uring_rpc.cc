@@ -72,7 +72,8 @@ void bdevkit_register_module_uring() {
               {"iopoll", RpcParamType::kBool, false, false,
                "ours: poll the device for completions (devices with poll queues)"},
               {"fixed_buffers", RpcParamType::kBool, false, false,
-               "ours: register buffers with the ring (recorded; see modules/uring/README.md)"},
+               "ours: must be false for now (buffer registration needs a core API; see "
+               "modules/uring/README.md)"},
           },
       .handler = bdevkit::CreateHandler,
   };
