@@ -25,9 +25,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build-perf-rel}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-say() { echo "$*" >&2; }
-# show_run CMD...: prints the exact command, then runs it.
-show_run() { say "+ $*"; "$@"; }
+. "$ROOT/bench/lib.sh"
 
 # ---- Build (Release, same flags every time) ------------------------------------------
 if ! command -v fio >/dev/null; then
@@ -77,29 +75,6 @@ memcpy_iops() {
   "${cmd[@]}" | awk '$1 == "copies_per_sec" { print $2 }'
 }
 
-# stats V...: "median min max"
-stats() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-  m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f %.0f %.0f", m, v[1], v[NR] }'; }
-# wait_quiet: waits (up to QUIET_WAIT s) until the CPUs were >= 90% idle for a second,
-# so a neighbour's compile does not land in the middle of a measurement.
-QUIET_WAIT=${QUIET_WAIT:-120}
-NOISY=0
-cpu_idle_busy() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-wait_quiet() {
-  local deadline=$((SECONDS + QUIET_WAIT)) i0 b0 i1 b1
-  while ((QUIET_WAIT > 0)); do
-    read -r i0 b0 <<<"$(cpu_idle_busy)"
-    sleep 1
-    read -r i1 b1 <<<"$(cpu_idle_busy)"
-    (( (b1 - b0) * 10 <= (i1 - i0 + b1 - b0) )) && return 0
-    if ((SECONDS >= deadline)); then
-      say "warning: the machine did not go quiet within ${QUIET_WAIT}s; measuring anyway"
-      NOISY=$((NOISY + 1))
-      return 0
-    fi
-  done
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # The figures mean little on a busy machine: say how busy it was.
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -120,19 +95,16 @@ for ((i = 1; i <= RUNS; ++i)); do
   ratio_b+=("$(ratio "${malloc_bp[-1]}" "${memcpy[-1]}")")
   ratio_c+=("$(ratio "${two_cores[-1]}" "${one_core[-1]}")")
 done
-# stats2 V...: "median min max" with two decimals
-stats2() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-  m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.2f", m, v[1], v[NR] }'; }
-read -r ra_med ra_min ra_max <<<"$(stats2 "${ratio_a[@]}")"
-read -r rb_med rb_min rb_max <<<"$(stats2 "${ratio_b[@]}")"
-read -r rc_med rc_min rc_max <<<"$(stats2 "${ratio_c[@]}")"
+read -r ra_med ra_min ra_max <<<"$(median_min_max %.2f "${ratio_a[@]}")"
+read -r rb_med rb_min rb_max <<<"$(median_min_max %.2f "${ratio_b[@]}")"
+read -r rc_med rc_min rc_max <<<"$(median_min_max %.2f "${ratio_c[@]}")"
 
-read -r nb_med nb_min nb_max <<<"$(stats "${null_bp[@]}")"
-read -r fn_med fn_min fn_max <<<"$(stats "${fio_null[@]}")"
-read -r mb_med mb_min mb_max <<<"$(stats "${malloc_bp[@]}")"
-read -r mc_med mc_min mc_max <<<"$(stats "${memcpy[@]}")"
-read -r c1_med c1_min c1_max <<<"$(stats "${one_core[@]}")"
-read -r c2_med c2_min c2_max <<<"$(stats "${two_cores[@]}")"
+read -r nb_med nb_min nb_max <<<"$(median_min_max %.0f "${null_bp[@]}")"
+read -r fn_med fn_min fn_max <<<"$(median_min_max %.0f "${fio_null[@]}")"
+read -r mb_med mb_min mb_max <<<"$(median_min_max %.0f "${malloc_bp[@]}")"
+read -r mc_med mc_min mc_max <<<"$(median_min_max %.0f "${memcpy[@]}")"
+read -r c1_med c1_min c1_max <<<"$(median_min_max %.0f "${one_core[@]}")"
+read -r c2_med c2_min c2_max <<<"$(median_min_max %.0f "${two_cores[@]}")"
 
 cat <<REPORT
 

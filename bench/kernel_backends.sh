@@ -37,8 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { echo "$*" >&2; }
-show_run() { say "+ $*"; "$@"; }
+. "$ROOT/bench/lib.sh"
 
 # ---- Build (Release, same flags every time) ------------------------------------------
 for tool in fio:fio /usr/bin/time:time; do
@@ -116,27 +115,6 @@ print("%.0f %.0f" % (job["iops"], cpu * 1e9 / job["total_ios"]))
 PY
 }
 
-QUIET_WAIT=${QUIET_WAIT:-120}
-NOISY=0
-cpu_idle_busy() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-wait_quiet() { # waits until the CPUs were >= 90% idle for a second
-  local deadline=$((SECONDS + QUIET_WAIT)) i0 b0 i1 b1
-  while ((QUIET_WAIT > 0)); do
-    read -r i0 b0 <<<"$(cpu_idle_busy)"
-    sleep 1
-    read -r i1 b1 <<<"$(cpu_idle_busy)"
-    (( (b1 - b0) * 10 <= (i1 - i0 + b1 - b0) )) && return 0
-    if ((SECONDS >= deadline)); then
-      say "warning: the machine did not go quiet within ${QUIET_WAIT}s; measuring anyway"
-      NOISY=$((NOISY + 1))
-      return 0
-    fi
-  done
-}
-# med V...: "median min max"
-med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-  m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s %s %s", m, v[1], v[NR] }'; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "load average before: $LOAD_BEFORE"
@@ -150,15 +128,15 @@ for e in $ENGINES; do
         wait_quiet; read -r a b <<<"$(bdevperf_run "$e" "$w" "$q")"
         wait_quiet; read -r c d <<<"$(fio_run "$e" "$w" "$q")"
         ours_iops+=("$a") ours_cpu+=("$b") fio_iops+=("$c") fio_cpu+=("$d")
-        r_iops+=("$(div "$a" "$c")") r_cpu+=("$(div "$b" "$d")")
+        r_iops+=("$(ratio "$a" "$c")") r_cpu+=("$(ratio "$b" "$d")")
         say "    ours $a IOPS, $b ns CPU/IO; fio $c IOPS, $d ns CPU/IO"
       done
-      read -r oi oi_min oi_max <<<"$(med "${ours_iops[@]}")"
-      read -r fi fi_min fi_max <<<"$(med "${fio_iops[@]}")"
-      read -r oc _ _ <<<"$(med "${ours_cpu[@]}")"
-      read -r fc _ _ <<<"$(med "${fio_cpu[@]}")"
-      read -r ri ri_min ri_max <<<"$(med "${r_iops[@]}")"
-      read -r rc rc_min rc_max <<<"$(med "${r_cpu[@]}")"
+      read -r oi oi_min oi_max <<<"$(median_min_max %s "${ours_iops[@]}")"
+      read -r fi fi_min fi_max <<<"$(median_min_max %s "${fio_iops[@]}")"
+      read -r oc _ _ <<<"$(median_min_max %s "${ours_cpu[@]}")"
+      read -r fc _ _ <<<"$(median_min_max %s "${fio_cpu[@]}")"
+      read -r ri ri_min ri_max <<<"$(median_min_max %s "${r_iops[@]}")"
+      read -r rc rc_min rc_max <<<"$(median_min_max %s "${r_cpu[@]}")"
       ROWS+="| $e | $w | $q | $oi ($oi_min..$oi_max) | $fi ($fi_min..$fi_max) | **$ri** ($ri_min..$ri_max) | $oc | $fc | **$rc** ($rc_min..$rc_max) |"$'\n'
     done
   done
