@@ -397,15 +397,7 @@ TEST_F(IoTest, IoStatsCountOpsBytesErrorsAndLatency) {
     ASSERT_EQ(desc_->Write(ch_, buf.data(), 7, 1, OnIoDone, &r[4]), 0);
   });
   ASSERT_TRUE(WaitFor([&] { return r[4].calls == 1 && r[2].calls == 1 && r[3].calls == 1; }));
-  IoStats stats;
-  bool got = false;
-  RunOnApp([&] {
-    GetIoStats(*b, [&](const IoStats& s) {
-      stats = s;
-      got = true;
-    });
-  });
-  ASSERT_TRUE(WaitFor([&] { return got; }));
+  IoStats stats = CollectStats(*b);
   EXPECT_EQ(stats.num_read_ops, 3u);
   EXPECT_EQ(stats.bytes_read, 3u * 2 * 512);
   EXPECT_EQ(stats.num_write_ops, 1u);
@@ -421,15 +413,8 @@ TEST_F(IoTest, IoStatsCountOpsBytesErrorsAndLatency) {
     ch_->Put();
     ch_ = nullptr;
   });
-  got = false;
   RunOnApp([] {});  // the channel is destroyed by a later message
-  RunOnApp([&] {
-    GetIoStats(*b, [&](const IoStats& s) {
-      stats = s;
-      got = true;
-    });
-  });
-  ASSERT_TRUE(WaitFor([&] { return got; }));
+  stats = CollectStats(*b);
   EXPECT_EQ(stats.num_read_ops, 3u);
   EXPECT_EQ(stats.num_errors, 1u);
 }

@@ -197,15 +197,7 @@ TEST_F(RemoveResetTest, ResetWithoutBackendSupportWaitsForOutstandingIo) {
   });
   ASSERT_TRUE(WaitFor([&] { return reset.calls == 1; }));
   EXPECT_TRUE(reset.status.ok());
-  IoStats stats;
-  bool got = false;
-  RunOnApp([&] {
-    GetIoStats(*b, [&](const IoStats& s) {
-      stats = s;
-      got = true;
-    });
-  });
-  ASSERT_TRUE(WaitFor([&] { return got; }));
+  IoStats stats = CollectStats(*b);
   EXPECT_EQ(stats.num_reset_ops, 1u);
   RunOnApp([&] {
     ch->Put();
@@ -236,15 +228,7 @@ TEST_F(RemoveResetTest, StatsAndResetSpanEveryThreadsChannel) {
     ASSERT_EQ(d2->Read(c2, buf[1], 1, 1, OnIoDone, &r2), 0);
   });
   ASSERT_TRUE(WaitFor([&] { return r1.calls == 1 && r2.calls == 1; }));
-  IoStats stats;
-  bool got = false;
-  RunOnApp([&] {
-    GetIoStats(*b, [&](const IoStats& s) {
-      stats = s;
-      got = true;
-    });
-  });
-  ASSERT_TRUE(WaitFor([&] { return got; }));
+  IoStats stats = CollectStats(*b);
   EXPECT_EQ(stats.num_read_ops, 2u);  // one from each thread's channel
 
   // A reset started on one thread freezes the other thread's channel too.

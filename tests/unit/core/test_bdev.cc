@@ -210,6 +210,19 @@ bool CoreTest::WaitFor(const std::function<bool()>& pred) {
   return false;
 }
 
+IoStats CoreTest::CollectStats(Bdev& bdev) {
+  IoStats stats;
+  bool got = false;
+  RunOnApp([&] {
+    GetIoStats(bdev, [&](const IoStats& s) {
+      stats = s;
+      got = true;
+    });
+  });
+  if (!WaitFor([&] { return got; })) ADD_FAILURE() << "GetIoStats never called back";
+  return stats;
+}
+
 TestBdev* CoreTest::Create(BdevProperties props, absl::Status* status) {
   TestBdev* raw = nullptr;
   absl::Status st;

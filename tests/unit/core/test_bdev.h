@@ -116,6 +116,9 @@ class CoreTest : public ::testing::Test {
   void RunOnApp(const std::function<void()>& fn) { RunOn(Runtime::AppThread(), fn); }
   // Evaluates pred on the app thread until it holds (true) or 10 s pass (false).
   bool WaitFor(const std::function<bool()>& pred);
+  // The bdev's counters, gathered on the app thread (GetIoStats); ADD_FAILURE and
+  // zeroes if they do not arrive in 10 s.
+  IoStats CollectStats(Bdev& bdev);
 
   // Registers a TestBdev on the app thread; nullptr + ADD_FAILURE on error.
   TestBdev* Create(BdevProperties props, absl::Status* status = nullptr);
