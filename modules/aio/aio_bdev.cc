@@ -399,9 +399,7 @@ absl::StatusOr<std::string> CreateAioBdev(const AioOptions& options) {
       BackingFile::Open({options.filename, options.block_size, options.readonly});
   if (!file.ok()) return file.status();
   props.product_name = "AIO disk";
-  props.block_size = (*file)->block_size();
-  props.num_blocks = (*file)->num_blocks();
-  props.required_alignment = (*file)->buffer_alignment();
+  (*file)->FillGeometry(props);
   if ((*file)->readonly() && !options.readonly) {
     LOG_NOTICE("aio: %s: %s is not writable; the bdev is read-only", options.name,
                options.filename);

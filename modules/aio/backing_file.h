@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "bdevkit/bdev.h"
 
 namespace bdevkit {
 
@@ -51,6 +52,13 @@ class BackingFile {
   // Buffer address alignment O_DIRECT needs (at least logical_block_size).
   uint32_t buffer_alignment() const { return buffer_alignment_; }
   uint64_t num_blocks() const { return num_blocks_; }
+  // Writes the bdev geometry this file gives (block size, block count, buffer
+  // alignment) into the properties of the bdev it backs.
+  void FillGeometry(BdevProperties& props) const {
+    props.block_size = block_size_;
+    props.num_blocks = num_blocks_;
+    props.required_alignment = buffer_alignment_;
+  }
   // Whether fallocate(PUNCH_HOLE) can deallocate: files yes (the I/O fails with
   // -EOPNOTSUPP on a filesystem without it); block devices only when the device
   // does write-zeroes (what the kernel turns a punched hole into, Linux >= 6.1).

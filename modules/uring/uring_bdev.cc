@@ -469,9 +469,7 @@ absl::StatusOr<std::string> CreateUringBdev(const UringOptions& options) {
     if (absl::Status s = ProbeIoPoll(options, **file); !s.ok()) return s;
   }
   props.product_name = "URING bdev";
-  props.block_size = (*file)->block_size();
-  props.num_blocks = (*file)->num_blocks();
-  props.required_alignment = (*file)->buffer_alignment();
+  (*file)->FillGeometry(props);
   if ((*file)->readonly()) {
     LOG_NOTICE("uring: %s: %s is not writable; the bdev is read-only", options.name,
                options.filename);
