@@ -20,6 +20,12 @@ namespace {
 // channels before it reports them as leaked and exits anyway.
 constexpr absl::Duration kStopGrace = absl::Seconds(5);
 
+// Counters have one writer (the reactor thread): a relaxed load and store is enough,
+// readers on other threads see some recent value.
+void Bump(std::atomic<uint64_t>& counter) {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 Reactor::Reactor(int core, const RuntimeOptions& options) : core_(core), options_(options) {
@@ -75,9 +81,56 @@ bool Reactor::AllThreadsQuiet() const {
   return true;
 }
 
+void Reactor::RebuildPollSet() {
+  poll_set_dirty_ = false;
+  poll_set_.clear();
+  poll_owners_.clear();
+  poll_set_.push_back(pollfd{event_fd_, POLLIN, 0});
+  poll_owners_.emplace_back(nullptr, nullptr);
+  for (ThreadImpl* t : threads_) {
+    for (WakeFd* w : t->wake_fds()) {
+      if (w->unregistered_ || w->invalid_) continue;
+      poll_set_.push_back(pollfd{w->fd(), POLLIN, 0});
+      poll_owners_.emplace_back(t, w);
+    }
+  }
+}
+
+// After a sleep: hands each wake fd that ended it to its thread (its on_ready runs at
+// the start of the thread's next pass) and drains our own eventfd.
+void Reactor::TakeWakeFdEvents() {
+  bool by_fd = false;
+  for (size_t i = 1; i < poll_set_.size(); ++i) {
+    const short revents = poll_set_[i].revents;
+    if (revents == 0) continue;
+    auto [thread, wake_fd] = poll_owners_[i];
+    if ((revents & POLLNVAL) != 0) {
+      // Closed without being unregistered: waiting on it would end every sleep at
+      // once and the reactor would spin. Say so once and stop waiting on it.
+      LOG_ERROR(
+          "reactor %d: wake fd '%s' (fd %d) of thread %s was closed while registered; "
+          "ignoring it",
+          core_, wake_fd->name(), wake_fd->fd(), thread->name());
+      wake_fd->invalid_ = true;
+      poll_set_dirty_ = true;
+      continue;
+    }
+    thread->MarkWakeFdReady(wake_fd);
+    by_fd = true;
+  }
+  if (by_fd) Bump(counters_.wakes_by_fd);
+  if (poll_set_[0].revents != 0) {
+    uint64_t drained;
+    ssize_t rc = read(event_fd_, &drained, sizeof(drained));
+    (void)rc;  // ppoll said readable; a failed read would change nothing here
+    Bump(counters_.wakes_by_message);
+  }
+}
+
 void Reactor::Sleep(uint64_t now_ticks) {
   uint64_t deadline = UINT64_MAX;
   for (const ThreadImpl* t : threads_) deadline = std::min(deadline, t->NextDeadline());
+  if (poll_set_dirty_) RebuildPollSet();
 
   sleeping_.store(true, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // see Notify()
@@ -93,13 +146,34 @@ void Reactor::Sleep(uint64_t now_ticks) {
       ts.tv_nsec = static_cast<long>(ns % 1000000000);
       timeout = &ts;
     }
-    pollfd pfd{event_fd_, POLLIN, 0};
-    ppoll(&pfd, 1, timeout, nullptr);
-    uint64_t drained;
-    ssize_t rc = read(event_fd_, &drained, sizeof(drained));
-    (void)rc;
+    Bump(counters_.sleeps);
+    const uint64_t before = GetTicks();
+    // Wake fds need no fence of their own: a readable fd makes ppoll return at once,
+    // whenever it became readable.
+    const int n = ppoll(poll_set_.data(), poll_set_.size(), timeout, nullptr);
+    const uint64_t slept = GetTicks() - before;
+    counters_.slept_ns.store(counters_.slept_ns.load(std::memory_order_relaxed) +
+                                 static_cast<uint64_t>(static_cast<double>(slept) * 1e9 /
+                                                       static_cast<double>(GetTicksPerSecond())),
+                             std::memory_order_relaxed);
+    if (n > 0) {
+      TakeWakeFdEvents();
+    } else if (n == 0) {
+      Bump(counters_.wakes_by_timer);
+    }  // n < 0: EINTR; the loop simply runs again
   }
   sleeping_.store(false, std::memory_order_relaxed);
+}
+
+ReactorStats Reactor::stats() const {
+  ReactorStats s;
+  s.core = core_;
+  s.sleeps = counters_.sleeps.load(std::memory_order_relaxed);
+  s.wakes_by_fd = counters_.wakes_by_fd.load(std::memory_order_relaxed);
+  s.wakes_by_message = counters_.wakes_by_message.load(std::memory_order_relaxed);
+  s.wakes_by_timer = counters_.wakes_by_timer.load(std::memory_order_relaxed);
+  s.slept_ns = counters_.slept_ns.load(std::memory_order_relaxed);
+  return s;
 }
 
 void Reactor::Run() {

@@ -2,6 +2,8 @@
 #ifndef BDEVKIT_BDEV_RUNTIME_REACTOR_H_
 #define BDEVKIT_BDEV_RUNTIME_REACTOR_H_
 
+#include <poll.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -14,6 +16,7 @@
 namespace bdevkit {
 
 class ThreadImpl;
+class WakeFd;
 
 class Reactor {
  public:
@@ -35,11 +38,21 @@ class Reactor {
   void Notify();
 
   int core() const { return core_; }
+  bool may_sleep() const { return options_.idle_policy == IdlePolicy::kSleep; }
+
+  // A thread of this reactor registered or unregistered a wake fd: the poll set is
+  // rebuilt before the next sleep. Reactor (OS) thread only.
+  void WakeFdsChanged() { poll_set_dirty_ = true; }
+
+  // The idle counters. Any thread.
+  ReactorStats stats() const;
 
  private:
   void Run();
   void AdoptNewThreads();
   void Sleep(uint64_t now_ticks);
+  void RebuildPollSet();
+  void TakeWakeFdEvents();
   bool AllThreadsQuiet() const;
 
   const int core_;
@@ -54,6 +67,21 @@ class Reactor {
 
   int event_fd_ = -1;
   std::atomic<bool> sleeping_{false};
+
+  // What Sleep() waits on: [0] is event_fd_, then the threads' wake fds, with the
+  // WakeFd and thread of each entry. Reactor thread only; rebuilt when dirty, so a
+  // sleep allocates nothing once the set is stable.
+  std::vector<pollfd> poll_set_;
+  std::vector<std::pair<ThreadImpl*, WakeFd*>> poll_owners_;
+  bool poll_set_dirty_ = true;
+
+  // Written by the reactor thread only (a relaxed load + store, no read-modify-write
+  // needed), read by GetReactorStats() from any thread.
+  struct Counters {
+    std::atomic<uint64_t> sleeps{0}, wakes_by_fd{0}, wakes_by_message{0}, wakes_by_timer{0},
+        slept_ns{0};
+  };
+  Counters counters_;
 };
 
 }  // namespace bdevkit

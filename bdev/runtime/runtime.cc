@@ -155,6 +155,13 @@ bool Runtime::IsRunning() { return State().running.load(); }
 
 const RuntimeOptions& Runtime::Options() { return State().options; }
 
+std::vector<ReactorStats> Runtime::GetReactorStats() {
+  // The reactor list changes only in Start() and Wait(), not while the runtime runs.
+  std::vector<ReactorStats> out;
+  for (auto& r : State().reactors) out.push_back(r->stats());
+  return out;
+}
+
 namespace {
 
 // ForEachThread's walk: visits the threads one after another by message, then returns

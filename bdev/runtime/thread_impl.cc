@@ -43,6 +43,7 @@ ThreadImpl::ThreadImpl(std::string name, uint32_t id, int core, Reactor* reactor
 ThreadImpl::~ThreadImpl() {
   for (Poller* p : active_) delete p;
   for (Poller* p : timed_heap_) delete p;
+  for (WakeFd* w : wake_fds_) delete w;
 }
 
 int ThreadImpl::SendMessage(MessageFn fn, void* arg) {
@@ -95,8 +96,48 @@ void Thread::UnregisterPoller(Poller* poller) {
   ThreadImpl::FromPublic(this)->RemovePoller(poller);
 }
 
+WakeFd* ThreadImpl::AddWakeFd(int fd, std::function<void()> on_ready, std::string name) {
+  auto* wake_fd = new WakeFd(fd, std::move(on_ready), std::move(name));
+  wake_fds_.push_back(wake_fd);
+  reactor_->WakeFdsChanged();
+  return wake_fd;
+}
+
+void ThreadImpl::RemoveWakeFd(WakeFd* wake_fd) {
+  // Only marked, as pollers are: it may be the one whose on_ready is running. Poll()
+  // frees it; the reactor drops it from its poll set before it sleeps again.
+  wake_fd->unregistered_ = true;
+  wake_fd->ready_ = false;
+  wake_fds_dirty_ = true;
+  reactor_->WakeFdsChanged();
+}
+
+bool Thread::MaySleep() const {
+  return ThreadImpl::FromPublic(const_cast<Thread*>(this))->reactor()->may_sleep();
+}
+
+WakeFd* Thread::RegisterWakeFd(int fd, std::function<void()> on_ready, std::string name) {
+  return ThreadImpl::FromPublic(this)->AddWakeFd(fd, std::move(on_ready), std::move(name));
+}
+
+void Thread::UnregisterWakeFd(WakeFd* wake_fd) {
+  ThreadImpl::FromPublic(this)->RemoveWakeFd(wake_fd);
+}
+
 bool ThreadImpl::Poll(uint64_t now_ticks) {
   bool busy = false;
+  // Only after a sleep that a wake fd ended: a busy loop pays one flag test.
+  if (wake_fd_ready_) {
+    wake_fd_ready_ = false;
+    const size_t n = wake_fds_.size();  // on_ready may register another
+    for (size_t i = 0; i < n; ++i) {
+      WakeFd* w = wake_fds_[i];
+      if (!w->ready_ || w->unregistered_) continue;
+      w->ready_ = false;
+      w->on_ready_();
+    }
+    busy = true;
+  }
   Message msg;
   for (int n = 0; n < kMessageBatch && ring_.Pop(&msg); ++n) {
     msg.fn(msg.arg);
@@ -136,6 +177,15 @@ bool ThreadImpl::Poll(uint64_t now_ticks) {
     std::push_heap(timed_heap_.begin(), timed_heap_.end(), LaterDeadline);
   }
 
+  if (wake_fds_dirty_) {
+    wake_fds_dirty_ = false;
+    std::erase_if(wake_fds_, [](WakeFd* w) {
+      if (!w->unregistered_) return false;
+      delete w;
+      return true;
+    });
+  }
+
   if (!pending_channel_destroys_.empty()) {
     std::vector<IoChannel*> batch;
     batch.swap(pending_channel_destroys_);
@@ -155,8 +205,10 @@ bool ThreadImpl::HasPendingWork() const {
 
 bool ThreadImpl::HoldsResources() const {
   auto live = [](const Poller* p) { return !p->unregistered_; };
+  auto live_fd = [](const WakeFd* w) { return !w->unregistered_; };
   return std::any_of(active_.begin(), active_.end(), live) ||
-         std::any_of(timed_heap_.begin(), timed_heap_.end(), live) || !channels_.empty();
+         std::any_of(timed_heap_.begin(), timed_heap_.end(), live) ||
+         std::any_of(wake_fds_.begin(), wake_fds_.end(), live_fd) || !channels_.empty();
 }
 
 void ThreadImpl::ReportAndReleaseLeftovers() {
@@ -168,6 +220,10 @@ void ThreadImpl::ReportAndReleaseLeftovers() {
     if (!p->unregistered_)
       LOG_WARNING("thread %s: timed poller '%s' still registered at exit", name(), p->name());
   }
+  for (const WakeFd* w : wake_fds_) {
+    if (!w->unregistered_)
+      LOG_WARNING("thread %s: wake fd '%s' still registered at exit", name(), w->name());
+  }
   for (const auto& [device, ch] : channels_) {
     LOG_WARNING("thread %s: channel of '%s' still held at exit", name(), device->io_device_name());
   }
@@ -175,8 +231,10 @@ void ThreadImpl::ReportAndReleaseLeftovers() {
   // are left alone rather than freed under their feet.
   for (Poller* p : active_) delete p;
   for (Poller* p : timed_heap_) delete p;
+  for (WakeFd* w : wake_fds_) delete w;
   active_.clear();
   timed_heap_.clear();
+  wake_fds_.clear();
 }
 
 }  // namespace bdevkit

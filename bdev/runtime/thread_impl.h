@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,26 @@ class Poller {
   std::string name_;
 };
 
+// A registered wake fd. Owned by its thread; freed once unregistered and out of the
+// list the thread iterates. The reactor only reads fd_ and sets ready_ (same OS thread).
+class WakeFd {
+ public:
+  WakeFd(int fd, std::function<void()> on_ready, std::string name)
+      : fd_(fd), on_ready_(std::move(on_ready)), name_(std::move(name)) {}
+  int fd() const { return fd_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  friend class ThreadImpl;
+  friend class Reactor;
+  const int fd_;
+  std::function<void()> on_ready_;
+  std::string name_;
+  bool ready_ = false;  // the reactor woke because of it; on_ready_ is due
+  bool unregistered_ = false;
+  bool invalid_ = false;  // closed while registered: reported once, no longer waited on
+};
+
 class ThreadImpl final : public Thread {
  public:
   ThreadImpl(std::string name, uint32_t id, int core, Reactor* reactor, uint32_t ring_size);
@@ -55,6 +76,17 @@ class ThreadImpl final : public Thread {
   // One pass: some messages, every active poller, due timed pollers, deferred channel
   // destruction. Returns whether anything was done. Reactor (OS) thread only.
   bool Poll(uint64_t now_ticks);
+
+  WakeFd* AddWakeFd(int fd, std::function<void()> on_ready, std::string name);
+  void RemoveWakeFd(WakeFd* wake_fd);
+  // The live wake fds, for the reactor's sleep. Reactor thread only.
+  const std::vector<WakeFd*>& wake_fds() const { return wake_fds_; }
+  // The reactor woke because `wake_fd` is readable: its on_ready runs at the start of
+  // the next Poll(). Reactor thread only.
+  void MarkWakeFdReady(WakeFd* wake_fd) {
+    wake_fd->ready_ = true;
+    wake_fd_ready_ = true;
+  }
 
   // Earliest timed-poller deadline, or UINT64_MAX. Reactor thread only.
   uint64_t NextDeadline() const;
@@ -83,6 +115,9 @@ class ThreadImpl final : public Thread {
   std::vector<Poller*> active_;
   std::vector<Poller*> timed_heap_;  // min-heap on next_run_ticks_
   bool active_dirty_ = false;        // an active poller was unregistered
+  std::vector<WakeFd*> wake_fds_;
+  bool wake_fd_ready_ = false;   // some wake fd has its on_ready due
+  bool wake_fds_dirty_ = false;  // one was unregistered: free it after the next pass
   absl::flat_hash_map<IoDevice*, IoChannel*> channels_;
   std::vector<IoChannel*> pending_channel_destroys_;
 };

@@ -24,6 +24,7 @@ namespace bdevkit {
 
 class Thread;
 class Poller;
+class WakeFd;
 
 // A message: a plain function and its argument. This is what the lock-free ring
 // carries, so sending one never allocates.
@@ -37,7 +38,8 @@ using PollerFn = std::function<PollStatus()>;
 // What a reactor does when none of its threads found work.
 enum class IdlePolicy {
   kBusyPoll,  // spin: lowest latency, burns its core even with no load (default)
-  kSleep,     // after `idle_spins` idle loops, sleep until a message or timer is due
+  kSleep,     // after `idle_spins` idle loops, sleep until a message, a timer or a
+              // registered wake fd (Thread::RegisterWakeFd) is due
 };
 
 struct RuntimeOptions {
@@ -87,6 +89,31 @@ class Thread {
   // called from inside the poller itself. Owning thread; never blocks.
   void UnregisterPoller(Poller* poller);
 
+  // Whether the reactor running this thread ever sleeps (IdlePolicy::kSleep). When it
+  // does not, wake fds are never waited on, so a module can skip setting one up and
+  // busy polling pays nothing for them (no eventfd for the kernel to signal per
+  // completion). Any thread; never blocks.
+  bool MaySleep() const;
+
+  // Lets `fd` wake this thread's reactor: when the reactor sleeps, it also waits for
+  // `fd` to become readable (or to report an error), and once it woke because of it,
+  // `on_ready` runs on this thread before its messages and pollers. on_ready must
+  // consume what made the fd readable (e.g. read an eventfd's counter): an fd left
+  // readable ends every later sleep at once. The typical user is a channel whose
+  // completions are only seen by polling (an io_uring with a registered eventfd, Linux
+  // AIO with IOCB_FLAG_RESFD): with its fd registered, its poller may report kIdle
+  // while I/O is outstanding, and the reactor sleeps until a completion arrives.
+  // Nothing is done per loop for registered fds, and nothing at all on a busy-polling
+  // reactor (on_ready then never runs). The runtime never reads or closes `fd`; call
+  // UnregisterWakeFd() before closing it (an fd closed while registered is reported
+  // and ignored from then on). Owning thread; never blocks. The returned WakeFd stays
+  // valid until UnregisterWakeFd().
+  WakeFd* RegisterWakeFd(int fd, std::function<void()> on_ready, std::string name = "");
+
+  // Stops waiting for the fd; on_ready will not run after this returns, even if
+  // called from inside it. Owning thread; never blocks.
+  void UnregisterWakeFd(WakeFd* wake_fd);
+
   const std::string& name() const { return name_; }
   uint32_t id() const { return id_; }
   // Core of the reactor running this thread.
@@ -105,6 +132,17 @@ class Thread {
 // Runs fn on each runtime thread in turn (one after another, by message), then `done`
 // on the calling thread. Runtime thread; never blocks.
 void ForEachThread(std::function<void(Thread&)> fn, std::function<void()> done);
+
+// What a reactor did while idle (IdlePolicy::kSleep), counted since Runtime::Start.
+// A sleep can end for more than one reason at once; each reason is counted.
+struct ReactorStats {
+  int core = 0;
+  uint64_t sleeps = 0;            // times it went to sleep
+  uint64_t wakes_by_fd = 0;       // ...and a registered wake fd became readable
+  uint64_t wakes_by_message = 0;  // ...and a message, a new thread or a stop request came
+  uint64_t wakes_by_timer = 0;    // ...and the next timed poller's deadline passed
+  uint64_t slept_ns = 0;          // total time asleep
+};
 
 // The process-wide runtime. Exactly one may run at a time.
 class Runtime {
@@ -139,6 +177,11 @@ class Runtime {
 
   static bool IsRunning();
   static const RuntimeOptions& Options();
+
+  // Each reactor's idle counters, in core order (all zero for busy-polling reactors).
+  // Any thread; never blocks; each counter is read atomically, the set is not a
+  // snapshot of one instant.
+  static std::vector<ReactorStats> GetReactorStats();
 };
 
 // A tick counter for latency measurement (TSC on x86, steady clock elsewhere).
