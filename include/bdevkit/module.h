@@ -147,6 +147,28 @@ absl::StatusOr<std::string> ParseUuid(std::string_view text);
 // writes it and a reloaded config recreates the same UUID. Any thread.
 absl::StatusOr<std::string> UuidParamOrGenerate(std::string_view user_uuid);
 
+// ---- Virtual bdevs (split, raid, ...): passing I/O on to a base ----------------------
+// `base` is the virtual bdev's descriptor on its base, `base_ch` that descriptor's
+// channel on the calling thread (GetIoChannel), `io` an I/O the virtual bdev was given
+// in SubmitIo, and [base_offset_blocks, + io.num_blocks) where it lands on the base.
+
+// The cheap path: hands `io` itself to the base's backend, so a stack of virtual bdevs
+// costs one BdevIo and one trip through the layer rather than one per level. Returns
+// true when forwarded: the base's backend completes `io` (CompleteIo), which completes
+// the virtual bdev's I/O; io.offset_blocks now holds the base offset, and the base's
+// backend uses io's driver context. Returns false, leaving `io` untouched, when the
+// base cannot take it as it is: being removed, frozen by a reset, wrong channel, block
+// size or type, out of the base's range, or the base would have to split or bounce it.
+// Forwarded I/O is counted in the virtual bdev's iostat, not the base's.
+// io's thread; never blocks; allocates nothing.
+bool ForwardIo(BdevDesc& base, IoChannel* base_ch, BdevIo& io, uint64_t base_offset_blocks);
+
+// ForwardIo, or else a new I/O of the same type and data submitted through `base`
+// (waiting for a BdevIo after -ENOMEM) whose completion completes `io`; a submit error
+// completes `io` with that error. Either way `io` is completed exactly once. Uses io's
+// driver context. io's thread; never blocks.
+void PassIoToBase(BdevDesc& base, IoChannel* base_ch, BdevIo& io, uint64_t base_offset_blocks);
+
 }  // namespace bdevkit
 
 #endif  // BDEVKIT_MODULE_H_
