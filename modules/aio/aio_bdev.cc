@@ -26,6 +26,7 @@
 #include "modules/aio/backing_file.h"
 #include "modules/aio/blocking_worker.h"
 #include "modules/aio/direct_io.h"
+#include "modules/aio/wake_eventfd.h"
 #include "nlohmann/json.hpp"
 
 namespace bdevkit {
@@ -92,6 +93,12 @@ class AioChannel : public ChannelContext {
   AioRing* ring_ = nullptr;  // non-null when completions can be read from user space
   Thread* const thread_;
   Poller* poller_ = nullptr;
+  // Where the reactor may sleep: every iocb names it (IOCB_FLAG_RESFD), so the kernel
+  // signals it when the I/O completes, waking the reactor.
+  WakeEventFd wake_;
+  // The reactor may sleep but no eventfd could be made: report busy while I/O is in
+  // flight, since nothing would wake the reactor for its completion.
+  bool keep_awake_ = false;
   std::vector<iocb*> batch_;  // prepared since the last io_submit (capacity reserved)
   uint32_t inflight_ = 0;
   BdevIo* backlog_head_ = nullptr;
@@ -183,7 +190,8 @@ class AioBdev : public Bdev, public IoDevice {
 };
 
 AioChannel::AioChannel(AioBdev& bdev, io_context_t ctx)
-    : bdev_(bdev), ctx_(ctx), thread_(Thread::Current()) {
+    : bdev_(bdev), ctx_(ctx), thread_(Thread::Current()), wake_(absl::StrCat("aio:", bdev.name())) {
+  keep_awake_ = thread_->MaySleep() && wake_.fd() < 0;
   // The context id is the address of the kernel's completion ring, mapped into this
   // process. If its header carries the magic and no incompatible features, events
   // can be consumed straight from it (no io_getevents system call per pass); any
@@ -199,6 +207,7 @@ AioChannel::~AioChannel() {
   if (inflight_ != 0 || !batch_.empty() || backlog_head_ != nullptr) {
     LOG_ERROR("aio: channel destroyed with I/O outstanding (%d in flight)", inflight_);
   }
+  // Cancels what is left, so no iocb signals wake_'s eventfd after it is closed.
   io_destroy(ctx_);
 }
 
@@ -281,6 +290,7 @@ void AioChannel::Submit(BdevIo& io) {
   if (bdev_.options().nowait && (io.type == IoType::kRead || io.type == IoType::kWrite)) {
     t.cb.aio_rw_flags = RWF_NOWAIT;
   }
+  if (wake_.fd() >= 0) io_set_eventfd(&t.cb, wake_.fd());
   t.cb.data = &io;
   Enqueue(io);
 }
@@ -360,6 +370,11 @@ PollStatus AioChannel::Poll() {
     busy = true;
   }
   batch_.erase(batch_.begin(), batch_.begin() + static_cast<long>(done));
+  // Idle with I/O in flight lets a sleeping reactor sleep: the eventfd ends it. What
+  // the kernel refused for now, with nothing in flight, has no completion to wait for;
+  // and a channel without an eventfd must keep the reactor awake while it has I/O.
+  const size_t outstanding = inflight_ + batch_.size();
+  if ((!batch_.empty() && inflight_ == 0) || (keep_awake_ && outstanding > 0)) busy = true;
   return busy ? PollStatus::kBusy : PollStatus::kIdle;
 }
 

@@ -24,6 +24,31 @@ struct UringOptions {
   bool fixed_buffers = false;      // must be false for now: see README
 };
 
+// Counters of a uring bdev's I/O channels (one ring per thread), summed over the
+// channels alive now. For tests and benchmarks: they count what the module did, which
+// does not depend on the machine's speed.
+struct UringStats {
+  uint64_t channels = 0;           // threads with a ring
+  uint64_t sleeping_channels = 0;  // ...whose ring signals a wake eventfd (reactor may sleep)
+  uint64_t submitted = 0;          // SQEs handed to the kernel
+  uint64_t completed = 0;          // completions reaped
+  // io_uring_enter system calls the pollers made (with sqpoll: the wake-ups of the SQ
+  // thread), and how many of them only collected completions (nothing to submit).
+  uint64_t enters = 0;
+  uint64_t reap_only_enters = 0;
+  uint64_t fixed_rw = 0;  // reads/writes on a registered buffer (READ_FIXED / WRITE_FIXED)
+
+  void Merge(const UringStats& o) {
+    channels += o.channels;
+    sleeping_channels += o.sleeping_channels;
+    submitted += o.submitted;
+    completed += o.completed;
+    enters += o.enters;
+    reap_only_enters += o.reap_only_enters;
+    fixed_rw += o.fixed_rw;
+  }
+};
+
 // Creates and registers a uring bdev; returns its name. Errors as BackingFile::Open
 // (modules/aio/backing_file.h) plus: kFailedPrecondition when the kernel has no
 // usable io_uring (message says so; JSON-RPC code -ENOSYS / -EPERM) or a requested
@@ -34,6 +59,10 @@ absl::StatusOr<std::string> CreateUringBdev(const UringOptions& options);
 // Unregisters a uring bdev; `done` runs on the app thread once it is gone (I/O in
 // flight completes first). kNotFound if no uring bdev has that name. App thread.
 void DeleteUringBdev(const std::string& name, std::function<void(absl::Status)> done);
+
+// Sums the counters of the uring bdev `name`'s channels; `done` runs on the app
+// thread (kNotFound if there is no such uring bdev). App thread; never blocks.
+void GetUringStats(const std::string& name, std::function<void(absl::StatusOr<UringStats>)> done);
 
 // Whether this kernel lets the process set up an io_uring: OK, or an error whose
 // message says why (no io_uring in the kernel, disabled by sysctl or a seccomp

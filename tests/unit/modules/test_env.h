@@ -61,12 +61,16 @@ inline RpcResult CallRpc(const std::string& method, nlohmann::json params) {
 class RuntimeEnv : public ::testing::Environment {
  public:
   void SetUp() override {
+    absl::Status s = Runtime::Start(MakeOptions());
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  // One unpinned busy-polling reactor on core 0; a test binary may ask for others.
+  virtual RuntimeOptions MakeOptions() const {
     RuntimeOptions options;
     options.cores = {0};
     options.pin_reactors = false;
     options.message_ring_size = 4096;
-    absl::Status s = Runtime::Start(options);
-    ASSERT_TRUE(s.ok()) << s;
+    return options;
   }
   void TearDown() override {
     Runtime::RequestStop();
