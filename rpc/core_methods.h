@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "bdevkit/bdev.h"
 #include "bdevkit/rpc.h"
 #include "nlohmann/json.hpp"
 
@@ -19,6 +20,13 @@ std::vector<RpcMethod> FrameworkRpcMethods();
 
 // The bdev subsystem's save_config entries, in SPDK's order. App thread.
 nlohmann::json BdevSubsystemConfig();
+
+// bdev_set_qos_limit (qos_methods.cc).
+std::vector<RpcMethod> QosRpcMethods();
+// A bdev's limits as bdev_get_bdevs shows them ("assigned_rate_limits", 0 = none),
+// and the bdev_set_qos_limit call that restores them (null when it has none).
+nlohmann::json QosLimitsJson(const Bdev& bdev);
+nlohmann::json QosConfigEntry(const Bdev& bdev);
 
 }  // namespace bdevkit
 

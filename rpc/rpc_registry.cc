@@ -18,7 +18,7 @@ namespace {
 class RpcRegistry {
  public:
   RpcRegistry() {
-    for (auto* list : {CoreBdevRpcMethods, FrameworkRpcMethods}) {
+    for (auto* list : {CoreBdevRpcMethods, QosRpcMethods, FrameworkRpcMethods}) {
       for (RpcMethod& m : list()) {
         std::string name = m.name;
         methods_.emplace(std::move(name), std::make_unique<RpcMethod>(std::move(m)));

@@ -5,6 +5,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "bdev/core/bdev_internal.h"
+#include "bdev/core/qos.h"
 #include "bdevkit/log.h"
 
 namespace bdevkit {
@@ -82,7 +83,10 @@ void BdevChannel::RecordCompletion(const BdevIo& io, IoStatus status, uint64_t n
 }
 
 std::unique_ptr<ChannelContext> BdevInternal::CreateChannelContext() {
-  return BdevChannel::Create(*bdev);
+  std::unique_ptr<BdevChannel> ch = BdevChannel::Create(*bdev);
+  // A limited bdev's new channel joins its budget at once.
+  if (ch != nullptr) core::QosSyncChannel(*ch);
+  return ch;
 }
 
 void BdevInternal::OnChannelDestroy(ChannelContext& ctx) {
@@ -96,6 +100,7 @@ void BdevInternal::OnChannelDestroy(ChannelContext& ctx) {
     absl::MutexLock lock(&core::ControlMutex());
     retired_stats.Merge(ch.stats);
   }
+  core::QosChannelDestroyed(ch);
   ch.Release();
 }
 

@@ -15,6 +15,10 @@
 
 namespace bdevkit {
 
+namespace core {
+class QosChannel;
+}  // namespace core
+
 class BdevChannel final : public ChannelContext {
  public:
   // Takes this thread's backend channel and layer channel; nullptr if either is
@@ -44,6 +48,9 @@ class BdevChannel final : public ChannelContext {
   // Returns the reference to drop (after the callback) or nullptr.
   IoChannel* ReleaseForIo() { return --outstanding == 0 ? std::exchange(self_, nullptr) : nullptr; }
   bool frozen = false;  // a reset is quiescing the bdev: new I/O gets -EAGAIN
+  // Set while the bdev has a rate limit: the channel's share of it (qos.h), whose
+  // admission stage every read and write passes. nullptr = no limit, no cost.
+  core::QosChannel* qos = nullptr;
 
  private:
   BdevChannel(Bdev* bdev, IoChannel* backend, IoChannel* layer)

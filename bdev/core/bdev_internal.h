@@ -25,6 +25,11 @@ namespace core {
 // runtime function except Thread::Send (lock-free), so the runtime's own lock and
 // this one never nest the other way round.
 absl::Mutex& ControlMutex();
+
+class QosBudget;  // qos.h
+struct QosBudgetDeleter {
+  void operator()(QosBudget* budget) const;
+};
 }  // namespace core
 
 // Per-bdev core state. It is also the bdev's IoDevice: its per-thread channel is a
@@ -51,6 +56,14 @@ struct BdevInternal final : public IoDevice {
   bool finishing = false;  // teardown message sent
   std::vector<std::function<void(absl::Status)>> unregister_done;
   IoStats retired_stats;  // counters of channels already destroyed
+  QosLimits qos_limits;   // as set by SetQosLimits (bdev_get_bdevs, save_config)
+
+  // ---- QoS (qos.h) ----
+  // The owner-side budget: created on the app thread by the first SetQosLimits that
+  // sets a limit, freed with the bdev (on the app thread, after every channel is
+  // gone). Channels read the pointer when they are created, hence the atomic.
+  std::atomic<core::QosBudget*> qos_budget{nullptr};
+  std::unique_ptr<core::QosBudget, core::QosBudgetDeleter> qos_budget_owner;
 
   // ---- Owned by the thread running the reset (reset_in_progress set) ----
   bool reset_unfrozen = false;

@@ -111,6 +111,8 @@ bool ForwardIo(BdevDesc& base, IoChannel* base_ch, BdevIo& io, uint64_t base_off
   if (in.removing.load(std::memory_order_relaxed)) return false;
   BdevChannel& bch = base_ch->ctx<BdevChannel>();
   if (bch.frozen) return false;
+  // A rate-limited base must see the I/O in its admission stage (qos.h).
+  if (bch.qos != nullptr) return false;
   if (NeedsWritable(io.type) && !base.writable()) return false;
   if (io.bdev_block_size != bdev.block_size() || !bdev.IoTypeSupported(io.type)) return false;
   const uint64_t size = in.num_blocks.load(std::memory_order_relaxed);

@@ -20,6 +20,8 @@ int SubmitIo(BdevDesc& desc, IoChannel* ch, IoType type, const iovec* iov, int i
              void* cb_arg);
 int SubmitReset(BdevDesc& desc, IoChannel* ch, IoCallback cb, void* cb_arg);
 
+// Starts an accepted top-level I/O: splits it if it must be, else StartLeaf.
+void StartIo(BdevIo& io);
 // Hands a leaf I/O (not split further) to the backend, bouncing its data first if the
 // caller's buffers break the bdev's alignment (it may wait for a bounce buffer).
 void StartLeaf(BdevIo& io);

@@ -5,6 +5,7 @@
 #include "bdev/core/bdev_channel.h"
 #include "bdev/core/bdev_internal.h"
 #include "bdev/core/io_path.h"
+#include "bdev/core/qos.h"
 #include "bdevkit/bdev.h"
 #include "bdevkit/module.h"
 
@@ -85,13 +86,22 @@ int SubmitIo(BdevDesc& desc, IoChannel* ch, IoType type, const iovec* iov, int i
   // in_submit for the whole call: whatever finishes the I/O before we return (the
   // backend completing inline, a split failing early) is deferred to the poller.
   io->in_submit = true;
-  if (ChildLength(*io, offset_blocks) < num_blocks) {
-    SplitStart(*io);
-  } else {
-    StartLeaf(*io);
+  // The admission stage: a limited bdev's channel may hold the I/O back (it then
+  // starts from the channel's QoS poller). Whole I/O, before splitting, so what the
+  // caller submitted counts once.
+  if (bch->qos == nullptr || QosAdmit(*bch->qos, *io)) [[likely]] {
+    StartIo(*io);
   }
   io->in_submit = false;
   return 0;
+}
+
+void StartIo(BdevIo& io) {
+  if (ChildLength(io, io.offset_blocks) < io.num_blocks) {
+    SplitStart(io);
+  } else {
+    StartLeaf(io);
+  }
 }
 
 void StartLeaf(BdevIo& io) {

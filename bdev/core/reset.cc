@@ -10,6 +10,7 @@
 #include "bdev/core/bdev_channel.h"
 #include "bdev/core/bdev_internal.h"
 #include "bdev/core/io_path.h"
+#include "bdev/core/qos.h"
 
 namespace bdevkit::core {
 
@@ -69,6 +70,7 @@ absl::Status FreezeChannel(IoChannel& ch) {
   bch.frozen = true;
   IoQueue cancelled;
   bch.layer().ExtractQueued(&bch, cancelled);
+  QosExtractQueued(bch, cancelled);  // I/O held back by a rate limit
   while (BdevIo* io = cancelled.Pop()) {
     // A split parent waiting for BdevIo has no child in flight: it ends now.
     io->status = IoStatus::Error(-ECANCELED);

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -283,6 +284,48 @@ struct ChannelIoStats {
 // thread. Runtime thread; never blocks.
 void GetChannelIoStats(Bdev& bdev, IoStatsReset reset,
                        std::function<void(std::vector<ChannelIoStats>)> done);
+
+// ---- Rate limits (QoS) -----------------------------------------------------------
+// A bdev's rate limits, as bdev_set_qos_limit sets them; 0 = not limited. MB/s are
+// MiB/s (1,048,576 bytes), as in SPDK. Reads and writes count (reads also against
+// r_mbytes_per_sec, writes against w_mbytes_per_sec); other I/O types are not
+// limited. A limit is for the whole bdev: the channels of all threads share it, each
+// I/O stays on its own thread, and an I/O the core splits counts once, as submitted.
+// I/O over the limit waits in its channel (submit still returns 0), in order.
+struct QosLimits {
+  uint64_t rw_ios_per_sec = 0;
+  uint64_t rw_mbytes_per_sec = 0;
+  uint64_t r_mbytes_per_sec = 0;
+  uint64_t w_mbytes_per_sec = 0;
+  bool any() const {
+    return rw_ios_per_sec != 0 || rw_mbytes_per_sec != 0 || r_mbytes_per_sec != 0 ||
+           w_mbytes_per_sec != 0;
+  }
+  bool operator==(const QosLimits&) const = default;
+};
+
+// The largest limit accepted (2^40 I/O or MiB per second).
+inline constexpr uint64_t kMaxQosLimit = uint64_t{1} << 40;
+
+// A change of limits: the ones given are set (0 removes that limit), the others keep
+// their current value.
+struct QosLimitsUpdate {
+  std::optional<uint64_t> rw_ios_per_sec;
+  std::optional<uint64_t> rw_mbytes_per_sec;
+  std::optional<uint64_t> r_mbytes_per_sec;
+  std::optional<uint64_t> w_mbytes_per_sec;
+};
+
+// The bdev's current limits. Any thread.
+QosLimits GetQosLimits(const Bdev& bdev);
+
+// Changes a bdev's limits while I/O runs: `done(OK)` runs once every thread's channel
+// applies them (I/O waiting for a limit that was lifted starts then). Fails, changing
+// nothing, with kNotFound (no such bdev, or being removed) or kInvalidArgument (no
+// limit given, or one above kMaxQosLimit; the message names it). App thread; never
+// blocks; `done` runs on the app thread.
+void SetQosLimits(std::string_view name, const QosLimitsUpdate& update,
+                  std::function<void(absl::Status)> done);
 
 }  // namespace bdevkit
 

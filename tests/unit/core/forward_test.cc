@@ -201,5 +201,27 @@ TEST_F(ForwardTest, RemovedBaseIsNotForwardedToAndHeldIoStillCompletes) {
   EXPECT_TRUE(WaitFor([&] { return removed; }));
 }
 
+// A base with a rate limit takes the I/O through its descriptor, so its admission
+// stage counts it (the limit would be bypassed otherwise).
+TEST_F(ForwardTest, RateLimitedBaseIsNotForwardedTo) {
+  Build();
+  bool limited = false;
+  RunOnApp([&] {
+    QosLimitsUpdate u;
+    u.rw_ios_per_sec = 1'000'000;
+    SetQosLimits("B", u, [&](absl::Status s) { limited = s.ok(); });
+  });
+  ASSERT_TRUE(WaitFor([&] { return limited; }));
+  std::vector<unsigned char> buf(512);
+  vbdev_->forward_only = true;
+  EXPECT_EQ(
+      Do([&](IoCallback cb, void* a) { return desc_->Read(ch_, buf.data(), 0, 1, cb, a); }).error,
+      -EXDEV);
+  vbdev_->forward_only = false;
+  EXPECT_TRUE(
+      Do([&](IoCallback cb, void* a) { return desc_->Read(ch_, buf.data(), 0, 1, cb, a); }).ok());
+  EXPECT_EQ(CollectStats(*base_).num_read_ops, 1u);  // through the base's own path
+}
+
 }  // namespace
 }  // namespace bdevkit::test

@@ -1,0 +1,154 @@
+// The arithmetic of QoS rate limits, without threads or clocks of its own (time is
+// passed in as ticks), so it is unit tested deterministically. The runtime glue that
+// moves tokens between threads is in qos.cc; the design is described there and in
+// README.md ("QoS").
+//
+//  - QosTokenSource (owner side, one per limited bdev): makes tokens at the configured
+//    rates, exactly (fractional remainders carry over, so 1,000 IOPS is 1,000 IOPS
+//    and not a rounded timeslice), and splits them among the channels that asked.
+//  - QosWallet (channel side, one per limited bdev channel): the tokens a channel
+//    holds, whether an I/O may start, what it costs, and when to ask for more.
+#ifndef BDEVKIT_BDEV_CORE_QOS_TOKENS_H_
+#define BDEVKIT_BDEV_CORE_QOS_TOKENS_H_
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "bdevkit/bdev.h"
+
+namespace bdevkit::core {
+
+// The four limits of bdev_set_qos_limit. A token of kRwIops is one I/O; of the byte
+// kinds, one byte.
+enum QosKind : int { kQosRwIops = 0, kQosRwBytes = 1, kQosReadBytes = 2, kQosWriteBytes = 3 };
+inline constexpr int kNumQosKinds = 4;
+// A set of kinds, one bit per QosKind.
+using QosMask = uint32_t;
+inline constexpr QosMask QosBit(int kind) { return QosMask{1} << kind; }
+
+// Tokens per second of each kind; 0 = that kind is not limited.
+struct QosRates {
+  std::array<uint64_t, kNumQosKinds> per_sec{};
+  QosMask Active() const;
+  bool operator==(const QosRates&) const = default;
+};
+
+// The rates a bdev's limits (bdev.h) stand for: MB/s limits are MiB/s, as SPDK's.
+QosRates RatesFromLimits(const QosLimits& limits);
+
+// The kinds an I/O draws on: reads and writes count against the IOPS and byte limits
+// (reads against r_mbytes, writes against w_mbytes); other types are not limited.
+inline QosMask QosKindsOf(IoType type) {
+  switch (type) {
+    case IoType::kRead:
+      return QosBit(kQosRwIops) | QosBit(kQosRwBytes) | QosBit(kQosReadBytes);
+    case IoType::kWrite:
+      return QosBit(kQosRwIops) | QosBit(kQosRwBytes) | QosBit(kQosWriteBytes);
+    default:
+      return 0;
+  }
+}
+
+// Tokens of `kind` an I/O of `bytes` costs.
+inline int64_t QosCost(int kind, uint64_t bytes) {
+  return kind == kQosRwIops ? 1 : static_cast<int64_t>(bytes);
+}
+
+// How many tokens of a kind limited to `per_sec` are made in `ticks` (rounded down),
+// at least 1: the burst a channel may keep in reserve, and the amount the owner may
+// bank while nobody asks.
+int64_t QosTokensIn(uint64_t per_sec, uint64_t ticks, uint64_t ticks_per_sec);
+
+// Owner side: makes tokens and hands them out. Owner thread only.
+class QosTokenSource {
+ public:
+  // `slice_ticks`: how often the owner hands tokens out; the burst the source banks
+  // while nobody asks is kBankSlices of them.
+  static constexpr int kBankSlices = 2;
+  QosTokenSource(uint64_t ticks_per_sec, uint64_t slice_ticks)
+      : ticks_per_sec_(ticks_per_sec), slice_ticks_(slice_ticks) {}
+
+  // New rates from `now`. A kind that becomes limited starts with a full bank (an
+  // I/O may start at once even under a very low limit); a kind no longer limited
+  // drops what it had. Kinds whose rate only changes keep their tokens, up to the
+  // new bank.
+  void SetRates(const QosRates& rates, uint64_t now);
+  const QosRates& rates() const { return rates_; }
+
+  // Adds the tokens made since the previous Refill (or SetRates): rate * elapsed
+  // ticks, with the remainder carried to the next call so nothing is lost to rounding.
+  void Refill(uint64_t now);
+
+  // Hands the pool out. wants[i] are the kinds requester i asked for; grants[i][k]
+  // receives its share of kind k (0 if none) and unmet[i] the kinds it asked for but
+  // got nothing of (it keeps waiting). Each kind's pool goes in equal parts to the
+  // requesters that asked for it, the remainder one token each from a start that
+  // rotates, so small pools are shared fairly over time. A kind nobody
+  // asked for banks its tokens up to kBankSlices slices' worth.
+  void Distribute(std::span<const QosMask> wants,
+                  std::span<std::array<int64_t, kNumQosKinds>> grants, std::span<QosMask> unmet);
+
+  int64_t pool(int kind) const { return pool_[kind]; }
+  int64_t bank_cap(int kind) const;
+
+ private:
+  const uint64_t ticks_per_sec_;
+  const uint64_t slice_ticks_;
+  QosRates rates_;
+  std::array<int64_t, kNumQosKinds> pool_{};
+  std::array<uint64_t, kNumQosKinds> remainder_{};  // in units of 1/ticks_per_sec tokens
+  uint64_t last_ticks_ = 0;
+  std::array<uint64_t, kNumQosKinds> next_extra_{};  // who gets the next remainder token
+};
+
+// Channel side: the tokens one channel holds. Channel thread only.
+class QosWallet {
+ public:
+  // The channel may ask for more before it runs out: below kLowSlices slices' worth
+  // of the whole bdev's rate, so a grant (at most a slice away) arrives before it
+  // needs it and a limit that is not reached never stalls I/O.
+  static constexpr int kLowSlices = 2;
+
+  // New rates. A kind that becomes limited starts at 0 (the owner's bank covers the
+  // first I/O); kinds no longer limited are forgotten; balances are cut to the new
+  // low mark, so a lowered limit applies at once.
+  void Configure(const QosRates& rates, uint64_t slice_ticks, uint64_t ticks_per_sec);
+  QosMask active() const { return active_; }
+
+  // Whether an I/O drawing on `kinds` (already masked with active()) may start: each
+  // of them has a positive balance. An I/O larger than the balance may start and
+  // leave it negative; that debt is paid from later grants, so the long-run rate is
+  // exact whatever the I/O size.
+  bool CanStart(QosMask kinds) const {
+    for (int k = 0; k < kNumQosKinds; ++k) {
+      if ((kinds & QosBit(k)) && balance_[k] <= 0) return false;
+    }
+    return true;
+  }
+  void Charge(QosMask kinds, uint64_t bytes) {
+    for (int k = 0; k < kNumQosKinds; ++k) {
+      if (kinds & QosBit(k)) balance_[k] -= QosCost(k, bytes);
+    }
+  }
+  void Deposit(int kind, int64_t tokens);
+
+  // Kinds running low that have not been asked for yet; marks them asked (the owner
+  // remembers an unmet request, so asking once per grant is enough).
+  QosMask TakeNewRequests();
+  // Kinds asked for and not granted yet.
+  QosMask asked() const { return asked_; }
+
+  int64_t balance(int kind) const { return balance_[kind]; }
+  int64_t low_mark(int kind) const { return low_[kind]; }
+
+ private:
+  QosMask active_ = 0;
+  QosMask asked_ = 0;
+  std::array<int64_t, kNumQosKinds> balance_{};
+  std::array<int64_t, kNumQosKinds> low_{};
+};
+
+}  // namespace bdevkit::core
+
+#endif  // BDEVKIT_BDEV_CORE_QOS_TOKENS_H_
