@@ -30,6 +30,7 @@ const std::map<std::string, ShortForm>& Forms() {
       {"bdev_malloc_delete", {{"name"}, {}}},
       {"bdev_null_delete", {{"name"}, {}}},
       {"bdev_examine", {{"name"}, {}}},
+      {"bdev_set_qos_limit", {{"name"}, {}}},
       {"bdev_get_bdevs", {{}, {{"-b", "name"}, {"-t", "timeout"}}}},
       {"bdev_get_iostat", {{}, {{"-b", "name"}, {"-c", "per_channel"}}}},
       {"framework_get_config", {{"name"}, {}}},

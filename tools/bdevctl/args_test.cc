@@ -37,6 +37,8 @@ TEST(BdevctlArgsTest, SpdkPositionalForms) {
   EXPECT_EQ(Build("bdev_null_create", {"Null0", "1", "512", "-u", "abc"}),
             json({{"name", "Null0"}, {"num_blocks", 2048}, {"block_size", 512}, {"uuid", "abc"}}));
   EXPECT_EQ(Build("bdev_malloc_delete", {"Malloc0"}), json({{"name", "Malloc0"}}));
+  EXPECT_EQ(Build("bdev_set_qos_limit", {"Malloc0", "--rw_ios_per_sec", "1500"}),
+            json({{"name", "Malloc0"}, {"rw_ios_per_sec", 1500}}));
   EXPECT_EQ(Build("bdev_get_bdevs", {"-b", "M", "-t", "100"}),
             json({{"name", "M"}, {"timeout", 100}}));
   EXPECT_EQ(Build("spdk_kill_instance", {"SIGTERM"}), json({{"sig_name", "SIGTERM"}}));
