@@ -22,15 +22,13 @@ void StartQueued(BdevIo& io) {
 
 }  // namespace
 
-bool QosChannel::Admit(BdevIo& io) {
-  const QosMask kinds = QosKindsOf(io.type) & wallet_.active();
-  if (kinds == 0) return true;  // flush, unmap...: not limited
-  // FIFO: nothing overtakes an I/O already waiting.
+bool QosChannel::AdmitSlow(BdevIo& io, QosMask kinds) {
+  // Out of tokens (or I/O waiting): a grant may be in the mailbox already.
   if (queue_.empty()) {
-    if (!wallet_.CanStart(kinds)) CollectGrants();
-    if (wallet_.CanStart(kinds)) {
-      wallet_.Charge(kinds, io.length_bytes());
-      AskIfLow();
+    CollectGrants();
+    QosMask fresh = 0;
+    if (wallet_.TryStart(kinds, io.length_bytes(), fresh)) {
+      if (fresh != 0) want_.fetch_or(fresh, std::memory_order_relaxed);
       return true;
     }
   }
@@ -55,8 +53,8 @@ bool QosChannel::Release() {
   bool started = false;
   while (!queue_.empty()) {
     BdevIo& io = *queue_.head;
-    const QosMask kinds = QosKindsOf(io.type) & wallet_.active();
-    if (kinds != 0 && !wallet_.CanStart(kinds)) break;
+    const QosMask kinds = wallet_.KindsOf(io.type);
+    if (!wallet_.CanStart(kinds)) break;
     queue_.Pop();
     wallet_.Charge(kinds, io.length_bytes());
     StartQueued(io);

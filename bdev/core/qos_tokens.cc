@@ -135,6 +135,8 @@ void QosWallet::Configure(const QosRates& rates, uint64_t slice_ticks, uint64_t 
     balance_[k] = std::min(balance_[k], low_[k]);
   }
   active_ = active;
+  read_kinds_ = QosKindsOf(IoType::kRead) & active;
+  write_kinds_ = QosKindsOf(IoType::kWrite) & active;
   asked_ &= active;
 }
 

@@ -115,21 +115,40 @@ class QosWallet {
   // low mark, so a lowered limit applies at once.
   void Configure(const QosRates& rates, uint64_t slice_ticks, uint64_t ticks_per_sec);
   QosMask active() const { return active_; }
+  // The limited kinds an I/O of `type` draws on (QosKindsOf masked with active()),
+  // precomputed: this is on the I/O path.
+  QosMask KindsOf(IoType type) const {
+    return type == IoType::kRead ? read_kinds_ : type == IoType::kWrite ? write_kinds_ : 0;
+  }
 
   // Whether an I/O drawing on `kinds` (already masked with active()) may start: each
   // of them has a positive balance. An I/O larger than the balance may start and
   // leave it negative; that debt is paid from later grants, so the long-run rate is
   // exact whatever the I/O size.
   bool CanStart(QosMask kinds) const {
-    for (int k = 0; k < kNumQosKinds; ++k) {
-      if ((kinds & QosBit(k)) && balance_[k] <= 0) return false;
+    for (QosMask m = kinds; m != 0; m &= m - 1) {
+      if (balance_[__builtin_ctz(m)] <= 0) return false;
     }
     return true;
   }
-  void Charge(QosMask kinds, uint64_t bytes) {
-    for (int k = 0; k < kNumQosKinds; ++k) {
-      if (kinds & QosBit(k)) balance_[k] -= QosCost(k, bytes);
+  // Spends an I/O's tokens; returns the kinds that fell below their low mark.
+  QosMask Charge(QosMask kinds, uint64_t bytes) {
+    QosMask low = 0;
+    for (QosMask m = kinds; m != 0; m &= m - 1) {
+      const int k = __builtin_ctz(m);
+      balance_[k] -= QosCost(k, bytes);
+      if (balance_[k] < low_[k]) low |= QosBit(k);
     }
+    return low;
+  }
+  // The I/O path in one call: if the I/O may start, spends its tokens and returns
+  // true, with `fresh` = the kinds to ask the owner for now (below the low mark, not
+  // asked yet; marked asked). Else changes nothing and returns false.
+  bool TryStart(QosMask kinds, uint64_t bytes, QosMask& fresh) {
+    if (!CanStart(kinds)) return false;
+    fresh = Charge(kinds, bytes) & ~asked_;
+    asked_ |= fresh;
+    return true;
   }
   void Deposit(int kind, int64_t tokens);
 
@@ -144,6 +163,8 @@ class QosWallet {
 
  private:
   QosMask active_ = 0;
+  QosMask read_kinds_ = 0;
+  QosMask write_kinds_ = 0;
   QosMask asked_ = 0;
   std::array<int64_t, kNumQosKinds> balance_{};
   std::array<int64_t, kNumQosKinds> low_{};

@@ -121,9 +121,9 @@ TEST(QosWalletTest, AdmitsOnPositiveBalanceAndCarriesDebt) {
   QosRates r;
   r.per_sec[kQosRwBytes] = 10 * kMiB;
   w.Configure(r, kSlice, kTps);
-  const QosMask read = QosKindsOf(IoType::kRead) & w.active();
+  const QosMask read = w.KindsOf(IoType::kRead);
   EXPECT_EQ(read, QosBit(kQosRwBytes));
-  EXPECT_EQ(QosKindsOf(IoType::kFlush) & w.active(), 0u);
+  EXPECT_EQ(w.KindsOf(IoType::kFlush), 0u);
   EXPECT_FALSE(w.CanStart(read));
   w.Deposit(kQosRwBytes, 4096);
   EXPECT_TRUE(w.CanStart(read));
@@ -154,6 +154,27 @@ TEST(QosWalletTest, AsksOncePerGrantBelowTheLowMark) {
   EXPECT_EQ(w.TakeNewRequests(), QosBit(kQosRwIops));
 }
 
+TEST(QosWalletTest, TryStartChargesAndAsksOnlyOnce) {
+  QosWallet w;
+  QosRates r = Iops(10'000);
+  r.per_sec[kQosReadBytes] = 10 * kMiB;  // low mark 2 slices = 20,971 bytes
+  w.Configure(r, kSlice, kTps);
+  const QosMask read = w.KindsOf(IoType::kRead);
+  EXPECT_EQ(read, QosBit(kQosRwIops) | QosBit(kQosReadBytes));
+  EXPECT_EQ(w.KindsOf(IoType::kWrite), QosBit(kQosRwIops));
+  QosMask fresh = 0;
+  EXPECT_FALSE(w.TryStart(read, 4096, fresh));  // nothing yet
+  EXPECT_EQ(w.balance(kQosRwIops), 0);
+  w.Deposit(kQosRwIops, 100);
+  w.Deposit(kQosReadBytes, 1);  // one byte is enough to start a 4 KiB read
+  ASSERT_TRUE(w.TryStart(read, 4096, fresh));
+  EXPECT_EQ(w.balance(kQosReadBytes), 1 - 4096);
+  EXPECT_EQ(fresh, QosBit(kQosReadBytes));      // 99 I/O left is above the I/O low mark
+  EXPECT_FALSE(w.TryStart(read, 4096, fresh));  // in debt
+  ASSERT_TRUE(w.TryStart(QosBit(kQosRwIops), 4096, fresh));  // a write only needs I/O
+  EXPECT_EQ(fresh, 0u);                                      // bytes already asked for, I/O not low
+}
+
 TEST(QosWalletTest, ReconfigureKeepsBalancesOfKindsStillLimited) {
   QosWallet w;
   QosRates r = Iops(10'000);
@@ -166,7 +187,8 @@ TEST(QosWalletTest, ReconfigureKeepsBalancesOfKindsStillLimited) {
   w.Configure(r, kSlice, kTps);
   EXPECT_EQ(w.balance(kQosRwIops), 15);
   EXPECT_EQ(w.active(), QosBit(kQosRwIops));
-  EXPECT_EQ(QosKindsOf(IoType::kWrite) & w.active(), QosBit(kQosRwIops));
+  EXPECT_EQ(w.KindsOf(IoType::kWrite), QosBit(kQosRwIops));
+  EXPECT_EQ(w.KindsOf(IoType::kRead), QosBit(kQosRwIops));
   w.Deposit(kQosWriteBytes, 100);  // a late grant of a lifted limit is ignored
   EXPECT_EQ(w.balance(kQosWriteBytes), 0);
   r.per_sec[kQosWriteBytes] = kMiB;  // limited again: starts from nothing
@@ -233,9 +255,11 @@ SimResult Simulate(const QosRates& rates, std::vector<SimChannel> chans, double 
       for (int k = 0; k < kNumQosKinds; ++k) {
         if (c.inbox[k] != 0) c.wallet.Deposit(k, std::exchange(c.inbox[k], 0));
       }
-      const QosMask kinds = QosKindsOf(c.type) & c.wallet.active();
-      for (int n = 0; n < c.per_step && c.wallet.CanStart(kinds); ++n) {
-        c.wallet.Charge(kinds, c.io_bytes);
+      // As QosChannel::Admit, then its poller's AskIfLow.
+      const QosMask kinds = c.wallet.KindsOf(c.type);
+      QosMask fresh = 0;
+      for (int n = 0; n < c.per_step && c.wallet.TryStart(kinds, c.io_bytes, fresh); ++n) {
+        c.want |= fresh;
         ++c.ios;
         c.bytes += c.io_bytes;
       }
