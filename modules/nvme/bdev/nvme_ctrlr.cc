@@ -1,0 +1,282 @@
+#include "modules/nvme/bdev/nvme_ctrlr.h"
+
+#include <algorithm>
+#include <memory>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "bdevkit/log.h"
+#include "nlohmann/json.hpp"
+
+namespace bdevkit::nvme {
+
+const char* TimeoutActionName(NvmeModuleOptions::TimeoutAction action) {
+  switch (action) {
+    case NvmeModuleOptions::TimeoutAction::kNone:
+      return "none";
+    case NvmeModuleOptions::TimeoutAction::kAbort:
+      return "abort";
+    case NvmeModuleOptions::TimeoutAction::kReset:
+      return "reset";
+  }
+  return "none";
+}
+
+void RunBlocking(std::function<absl::Status()> work, std::function<void(absl::Status)> done) {
+  std::thread([work = std::move(work), done = std::move(done)]() mutable {
+    absl::Status status = work();
+    work = nullptr;  // release what the work captured on this thread
+    Thread* app = Runtime::AppThread();
+    if (app == nullptr || app->Send([done, status] { done(status); }) != 0) {
+      LOG_ERROR("nvme: cannot reach the app thread with a result (%s)", status.ToString());
+    }
+  }).detach();
+}
+
+// ---- NvmeChannel -------------------------------------------------------------------
+
+NvmeChannel::NvmeChannel(NvmeCtrlr& ctrlr, std::unique_ptr<Qpair> qpair)
+    : ctrlr_(ctrlr), qpair_(std::move(qpair)), thread_(Thread::Current()) {
+  poller_ = thread_->RegisterPoller([this] { return Poll(); }, absl::ZeroDuration(), "nvme_qpair");
+  const uint64_t timeout_us = ctrlr_.options().timeout_us;
+  if (timeout_us > 0) {
+    timeout_ticks_ = timeout_us * GetTicksPerSecond() / 1000000;
+    // Often enough to act within ~25% of the timeout, never more than every ms.
+    absl::Duration period =
+        std::clamp(absl::Microseconds(timeout_us / 4), absl::Milliseconds(1), absl::Seconds(1));
+    timeout_poller_ =
+        thread_->RegisterPoller([this] { return CheckTimeouts(); }, period, "nvme_timeout");
+  }
+}
+
+NvmeChannel::~NvmeChannel() {
+  thread_->UnregisterPoller(poller_);
+  if (timeout_poller_ != nullptr) thread_->UnregisterPoller(timeout_poller_);
+  ctrlr_.controller().DestroyIoQpair(std::move(qpair_));
+}
+
+PollStatus NvmeChannel::Poll() {
+  return qpair_->Poll() > 0 ? PollStatus::kBusy : PollStatus::kIdle;
+}
+
+PollStatus NvmeChannel::CheckTimeouts() {
+  qpair_->CheckTimeouts(GetTicks(), timeout_ticks_, &NvmeChannel::OnTimeout, this);
+  return PollStatus::kIdle;
+}
+
+void NvmeChannel::OnTimeout(void* arg, Qpair& qpair, uint16_t cid, bool first) {
+  auto* ch = static_cast<NvmeChannel*>(arg);
+  NvmeCtrlr& c = ch->ctrlr_;
+  using Action = NvmeModuleOptions::TimeoutAction;
+  switch (c.options().action_on_timeout) {
+    case Action::kNone:
+      if (first) {
+        LOG_WARNING("nvme: %s: command %u on queue %u timed out (action_on_timeout none)", c.name(),
+                    cid, qpair.qid());
+      }
+      return;
+    case Action::kAbort:
+      if (first && c.controller().SubmitAbort(qpair.qid(), cid)) {
+        LOG_WARNING("nvme: %s: command %u on queue %u timed out; abort sent", c.name(), cid,
+                    qpair.qid());
+        return;
+      }
+      // The abort did not help (or could not be sent): reset.
+      NvmeCtrlr::RequestResetFromAnyThread(c.name(), "a command timed out and abort did not help");
+      return;
+    case Action::kReset:
+      if (first) NvmeCtrlr::RequestResetFromAnyThread(c.name(), "a command timed out");
+      return;
+  }
+}
+
+// ---- NvmeCtrlr -------------------------------------------------------------------
+
+NvmeCtrlr::NvmeCtrlr(std::string name, std::unique_ptr<Controller> controller,
+                     const NvmeModuleOptions& options)
+    : name_(std::move(name)), controller_(std::move(controller)), options_(options) {
+  RegisterIoDevice("nvme:" + name_);
+  admin_poller_ = Thread::Current()->RegisterPoller(
+      [this] { return PollAdmin(); },
+      absl::Microseconds(std::max<uint64_t>(options_.nvme_adminq_poll_period_us, 1000)),
+      "nvme_admin");
+}
+
+NvmeCtrlr::~NvmeCtrlr() {
+  if (admin_poller_ != nullptr) Thread::Current()->UnregisterPoller(admin_poller_);
+}
+
+const char* NvmeCtrlr::state_name() const {
+  switch (state_) {
+    case State::kEnabled:
+      return "enabled";
+    case State::kResetting:
+      return "resetting";
+    case State::kFailed:
+      return "failed";
+    case State::kDeleting:
+      return "deleting";
+  }
+  return "unknown";
+}
+
+std::unique_ptr<ChannelContext> NvmeCtrlr::CreateChannelContext() {
+  absl::StatusOr<std::unique_ptr<Qpair>> qp =
+      controller_->CreateIoQpair(/*track_timeouts=*/options_.timeout_us > 0);
+  if (!qp.ok()) {
+    LOG_ERROR("nvme: %s: cannot create an I/O queue pair for thread %s: %s", name_,
+              Thread::Current()->name(), std::string(qp.status().message()));
+    return nullptr;
+  }
+  return std::make_unique<NvmeChannel>(*this, std::move(*qp));
+}
+
+PollStatus NvmeCtrlr::PollAdmin() {
+  if (state_ == State::kDeleting || controller_ == nullptr) return PollStatus::kIdle;
+  controller_->PollAdmin();
+  if (state_ == State::kEnabled && controller_->FatalStatus()) {
+    LOG_ERROR("nvme: %s: the controller reports a fatal status (CSTS.CFS); resetting it", name_);
+    Reset([](absl::Status) {});
+  }
+  return PollStatus::kIdle;
+}
+
+void NvmeCtrlr::RequestResetFromAnyThread(const std::string& name, const char* why) {
+  Thread* app = Runtime::AppThread();
+  if (app == nullptr) return;
+  app->Send([name, why] {
+    NvmeCtrlr* c = FindNvmeCtrlr(name);
+    if (c == nullptr || c->state() != State::kEnabled) return;
+    LOG_ERROR("nvme: %s: %s; resetting the controller", name, why);
+    c->Reset([](absl::Status) {});
+  });
+}
+
+void NvmeCtrlr::Reset(std::function<void(absl::Status)> done) {
+  switch (state_) {
+    case State::kResetting:
+      reset_waiters_.push_back(std::move(done));  // joins the running reset
+      return;
+    case State::kFailed:
+      return done(absl::UnavailableError(absl::StrCat(
+          "controller ", name_, " has failed (a reset did not bring it back); detach it")));
+    case State::kDeleting:
+      return done(absl::UnavailableError(absl::StrCat("controller ", name_, " is being detached")));
+    case State::kEnabled:
+      break;
+  }
+  state_ = State::kResetting;
+  reset_waiters_.push_back(std::move(done));
+  controller_->BeginReset();
+  // 1. Every queue pair stops touching its rings (on its own thread).
+  ForEachChannel(
+      *this,
+      [](IoChannel& ch) {
+        ch.ctx<NvmeChannel>().qpair().Suspend();
+        return absl::OkStatus();
+      },
+      [this](absl::Status) {
+        // 2. Disable, re-enable, re-create the queues: blocking, off the reactors. The
+        // queue pairs resume by themselves when they see the new epoch.
+        Controller* c = controller_.get();
+        RunBlocking([c] { return c->FinishReset(); },
+                    [this](absl::Status s) {
+                      state_ = s.ok() ? State::kEnabled : State::kFailed;
+                      std::vector<std::function<void(absl::Status)>> waiters;
+                      waiters.swap(reset_waiters_);
+                      for (auto& w : waiters) w(s);
+                    });
+      });
+}
+
+void NvmeCtrlr::Detach(std::function<void()> done) {
+  state_ = State::kDeleting;
+  if (admin_poller_ != nullptr) {
+    Thread::Current()->UnregisterPoller(admin_poller_);
+    admin_poller_ = nullptr;
+  }
+  UnregisterIoDevice([this, done = std::move(done)] {
+    std::shared_ptr<Controller> c(std::move(controller_));
+    RunBlocking(
+        [c]() mutable {
+          c->Shutdown();
+          c.reset();
+          return absl::OkStatus();
+        },
+        [done](absl::Status) { done(); });
+  });
+}
+
+void NvmeCtrlr::DetachNow() {
+  state_ = State::kDeleting;
+  if (admin_poller_ != nullptr) {
+    Thread::Current()->UnregisterPoller(admin_poller_);
+    admin_poller_ = nullptr;
+  }
+  if (controller_ != nullptr) {
+    controller_->Shutdown();
+    controller_.reset();
+  }
+}
+
+nlohmann::json NvmeCtrlr::ControllersJson() const {
+  const std::string bdf = controller_->device().address();
+  return {{"name", name_},
+          {"ctrlrs",
+           {{{"state", state_name()},
+             {"trid",
+              {{"trtype", "PCIe"},
+               {"adrfam", ""},
+               {"traddr", bdf},
+               {"trsvcid", ""},
+               {"subnqn", controller_->data().subnqn}}},
+             {"cntlid", controller_->data().cntlid},
+             {"host", {{"nqn", ""}, {"addr", ""}, {"svcid", ""}}},
+             {"access", controller_->device().access()}}}}};
+}
+
+nlohmann::json NvmeCtrlr::AttachConfigJson() const {
+  return {{"method", "bdev_nvme_attach_controller"},
+          {"params",
+           {{"name", name_},
+            {"trtype", "PCIe"},
+            {"traddr", controller_->device().address()},
+            {"prchk_reftag", false},
+            {"prchk_guard", false}}}};
+}
+
+nlohmann::json NvmeCtrlr::NamespaceInfoJson(uint32_t nsid) const {
+  const ControllerData& d = controller_->data();
+  const std::string bdf = controller_->device().address();
+  nlohmann::json info = {
+      {"pci_address", bdf},
+      {"trid", {{"trtype", "PCIe"}, {"traddr", bdf}}},
+      {"ctrlr_data",
+       {{"cntlid", d.cntlid},
+        {"vendor_id", absl::StrFormat("0x%04x", d.vendor_id)},
+        {"model_number", d.model},
+        {"serial_number", d.serial},
+        {"firmware_revision", d.firmware},
+        {"subnqn", d.subnqn},
+        {"oacs",
+         {{"security", d.oacs & 1},
+          {"format", (d.oacs >> 1) & 1},
+          {"firmware", (d.oacs >> 2) & 1},
+          {"ns_manage", (d.oacs >> 3) & 1}}},
+        {"multi_ctrlr", ((d.cmic >> 1) & 1) != 0},
+        {"ana_reporting", ((d.cmic >> 3) & 1) != 0}}},
+      {"vs", {{"nvme_version", VersionString(controller_->version())}}},
+      {"ns_data", {{"id", nsid}, {"can_share", false}}},
+      {"access", controller_->device().access()},
+  };
+  for (const NamespaceData& ns : controller_->namespaces()) {
+    if (ns.nsid != nsid) continue;
+    info["ns_data"]["lba_format"] = ns.format_index();
+    info["ns_data"]["block_size"] = ns.block_size();
+    info["ns_data"]["size_blocks"] = ns.size_blocks;
+  }
+  return info;
+}
+
+}  // namespace bdevkit::nvme
