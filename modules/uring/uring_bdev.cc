@@ -96,9 +96,6 @@ std::string CheckOptions(const UringOptions& o) {
     return absl::StrCat("\"queue_depth\": must be 1..32768, got ", o.queue_depth);
   }
   if (o.sqpoll && o.iopoll) return "\"iopoll\": cannot be combined with sqpoll here";
-  // Refused rather than silently ignored: registering buffers needs a per-thread
-  // buffer pool the core does not offer modules yet (see README).
-  if (o.fixed_buffers) return "\"fixed_buffers\": not supported yet (must be false)";
   return "";
 }
 
@@ -134,6 +131,9 @@ absl::StatusOr<std::string> CreateUringBdev(const UringOptions& options) {
   if (!file.ok()) return file.status();
   if (options.iopoll) {
     if (absl::Status s = uring::ProbeIoPoll(options, **file); !s.ok()) return s;
+  }
+  if (options.fixed_buffers) {
+    if (absl::Status s = uring::ProbeFixedBuffers(options); !s.ok()) return s;
   }
   props.product_name = "URING bdev";
   (*file)->FillGeometry(props);

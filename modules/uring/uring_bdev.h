@@ -21,17 +21,20 @@ struct UringOptions {
   bool sqpoll = false;             // a kernel thread polls the submission queue
   uint32_t sqpoll_idle_ms = 1000;  // ...and sleeps after this long without work
   bool iopoll = false;             // completions polled from the device (NVMe poll queues)
-  bool fixed_buffers = false;      // must be false for now: see README
+  // Register each thread's I/O buffer pool (bdevkit/io_buffer.h) with its ring: reads
+  // and writes on a buffer from the pool use READ_FIXED / WRITE_FIXED.
+  bool fixed_buffers = false;
 };
 
 // Counters of a uring bdev's I/O channels (one ring per thread), summed over the
 // channels alive now. For tests and benchmarks: they count what the module did, which
 // does not depend on the machine's speed.
 struct UringStats {
-  uint64_t channels = 0;           // threads with a ring
-  uint64_t sleeping_channels = 0;  // ...whose ring signals a wake eventfd (reactor may sleep)
-  uint64_t submitted = 0;          // SQEs handed to the kernel
-  uint64_t completed = 0;          // completions reaped
+  uint64_t channels = 0;               // threads with a ring
+  uint64_t sleeping_channels = 0;      // ...whose ring signals a wake eventfd (reactor may sleep)
+  uint64_t fixed_buffer_channels = 0;  // ...whose ring has the thread's I/O buffer pool registered
+  uint64_t submitted = 0;              // SQEs handed to the kernel
+  uint64_t completed = 0;              // completions reaped
   // io_uring_enter system calls the pollers made (with sqpoll: the wake-ups of the SQ
   // thread), and how many of them only collected completions (nothing to submit).
   uint64_t enters = 0;
@@ -41,6 +44,7 @@ struct UringStats {
   void Merge(const UringStats& o) {
     channels += o.channels;
     sleeping_channels += o.sleeping_channels;
+    fixed_buffer_channels += o.fixed_buffer_channels;
     submitted += o.submitted;
     completed += o.completed;
     enters += o.enters;
@@ -52,8 +56,11 @@ struct UringStats {
 // Creates and registers a uring bdev; returns its name. Errors as BackingFile::Open
 // (modules/aio/backing_file.h) plus: kFailedPrecondition when the kernel has no
 // usable io_uring (message says so; JSON-RPC code -ENOSYS / -EPERM) or a requested
-// mode (sqpoll, iopoll) is refused; kAlreadyExists for a taken name or UUID. Nothing
-// is left behind on error. App thread; blocks briefly (open, ioctl, one ring setup).
+// mode (sqpoll, iopoll) is refused, or fixed_buffers is asked and a ring cannot
+// register an I/O buffer pool of IoBufferPoolSize() bytes (the message names the
+// locked-memory limit when that is why); kAlreadyExists for a taken name or UUID.
+// Nothing is left behind on error. App thread; blocks briefly (open, ioctl, one ring
+// setup, and with fixed_buffers one registration of a scratch region of the pool size).
 absl::StatusOr<std::string> CreateUringBdev(const UringOptions& options);
 
 // Unregisters a uring bdev; `done` runs on the app thread once it is gone (I/O in

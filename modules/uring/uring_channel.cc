@@ -46,13 +46,32 @@ std::unique_ptr<UringChannel> UringChannel::Create(const Target& target) {
   int fd = target.file.fd();
   bool fixed_file = io_uring_register_files(&ring, &fd, 1) == 0;
   uring::KeepWorkersOffReactorCores(&ring);
-  return std::unique_ptr<UringChannel>(new UringChannel(target, ring, fixed_file));
+  IoBufferPool* pool = nullptr;
+  if (target.options.fixed_buffers) {
+    // Registered once, the pool's pages stay pinned and mapped in the kernel for the
+    // ring's life: a read or write on a buffer inside it skips pinning its pages and
+    // building their mapping per I/O. Create probed that this works; a failure here
+    // (a thread with a different limit) falls back to plain reads and writes.
+    pool = IoBufferPool::Acquire();
+    if (pool != nullptr) {
+      const iovec region{pool->base(), pool->size()};
+      if (int reg = io_uring_register_buffers(&ring, &region, 1); reg < 0) {
+        LOG_ERROR("uring: %s: %s; reads and writes use unregistered buffers", target.name,
+                  std::string(uring::FixedBuffersError(reg, pool->size()).message()));
+        pool->Release();
+        pool = nullptr;
+      }
+    }
+  }
+  return std::unique_ptr<UringChannel>(new UringChannel(target, ring, fixed_file, pool));
 }
 
-UringChannel::UringChannel(const Target& target, const io_uring& ring, bool fixed_file)
+UringChannel::UringChannel(const Target& target, const io_uring& ring, bool fixed_file,
+                           IoBufferPool* pool)
     : target_(target),
       ring_(ring),
       fixed_file_(fixed_file),
+      pool_(pool),
       sqpoll_((ring.flags & IORING_SETUP_SQPOLL) != 0),
       iopoll_((ring.flags & IORING_SETUP_IOPOLL) != 0),
       taskrun_flag_((ring.flags & IORING_SETUP_TASKRUN_FLAG) != 0),
@@ -79,6 +98,7 @@ UringChannel::UringChannel(const Target& target, const io_uring& ring, bool fixe
     }
   }
   stats_.channels = 1;
+  stats_.fixed_buffer_channels = pool_ != nullptr ? 1 : 0;
   poller_ = thread_->RegisterPoller([this] { return Poll(); }, absl::ZeroDuration(), "uring");
 }
 
@@ -87,8 +107,10 @@ UringChannel::~UringChannel() {
   if (inflight_ != 0 || queued_ != 0 || backlog_head_ != nullptr) {
     LOG_ERROR("uring: channel destroyed with I/O outstanding (%d in flight)", inflight_);
   }
-  // Also drops the ring's reference on the wake eventfd, which wake_ then closes.
+  // Also drops the ring's reference on the wake eventfd, which wake_ then closes, and
+  // unpins the registered pool before we let it go.
   io_uring_queue_exit(&ring_);
+  if (pool_ != nullptr) pool_->Release();
 }
 
 void UringChannel::Submit(BdevIo& io) {
@@ -141,16 +163,23 @@ bool UringChannel::TryPrepare(BdevIo& io) {
     case IoType::kRead:
       if (iovs == nullptr) {
         io_uring_prep_read(sqe, fd, t.bounce, len, offset);
+      } else if (iovcnt == 1 && InPool(iovs[0].iov_base, len)) {
+        io_uring_prep_read_fixed(sqe, fd, iovs[0].iov_base, len, offset, 0);
+        ++stats_.fixed_rw;
       } else if (iovcnt == 1) {
         // The common case: a plain read spares the kernel copying in an iovec array.
         io_uring_prep_read(sqe, fd, iovs[0].iov_base, len, offset);
       } else {
+        // A registered buffer takes one segment; several go as an ordinary readv.
         io_uring_prep_readv(sqe, fd, iovs, iovcnt, offset);
       }
       break;
     case IoType::kWrite:
       if (iovs == nullptr) {
         io_uring_prep_write(sqe, fd, t.bounce, len, offset);
+      } else if (iovcnt == 1 && InPool(iovs[0].iov_base, len)) {
+        io_uring_prep_write_fixed(sqe, fd, iovs[0].iov_base, len, offset, 0);
+        ++stats_.fixed_rw;
       } else if (iovcnt == 1) {
         io_uring_prep_write(sqe, fd, iovs[0].iov_base, len, offset);
       } else {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "bdevkit/io_buffer.h"
 #include "bdevkit/io_channel.h"
 #include "bdevkit/module.h"
 #include "modules/aio/backing_file.h"
@@ -42,10 +43,14 @@ class UringChannel : public ChannelContext {
   const UringStats& stats() const { return stats_; }
 
  private:
-  UringChannel(const Target& target, const io_uring& ring, bool fixed_file);
+  UringChannel(const Target& target, const io_uring& ring, bool fixed_file, IoBufferPool* pool);
   void Enqueue(BdevIo& io);
   bool TryPrepare(BdevIo& io);
   bool HoldSubmission() const;
+  // Whether [p, p + len) lies in the registered pool (so READ_FIXED/WRITE_FIXED apply).
+  bool InPool(const void* p, uint64_t len) const {
+    return pool_ != nullptr && pool_->Contains(p, len);
+  }
   void EnterKernel();
   PollStatus Poll();
   void Complete(BdevIo& io, int res);
@@ -53,6 +58,9 @@ class UringChannel : public ChannelContext {
   const Target target_;
   io_uring ring_;
   const bool fixed_file_;
+  // With fixed_buffers: this thread's I/O buffer pool, registered with the ring as
+  // buffer 0 (we hold a reference on it until the ring is gone).
+  IoBufferPool* const pool_;
   const bool sqpoll_;
   const bool iopoll_;
   // The ring flags IORING_SQ_TASKRUN when completions wait in the kernel (TASKRUN_FLAG).

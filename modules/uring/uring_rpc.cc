@@ -72,8 +72,9 @@ void bdevkit_register_module_uring() {
               {"iopoll", RpcParamType::kBool, false, false,
                "ours: poll the device for completions (devices with poll queues)"},
               {"fixed_buffers", RpcParamType::kBool, false, false,
-               "ours: must be false for now (buffer registration needs a core API; see "
-               "modules/uring/README.md)"},
+               "ours: register each thread's I/O buffer pool with its ring; reads and writes "
+               "on a buffer from the pool (include/bdevkit/io_buffer.h) use "
+               "READ_FIXED/WRITE_FIXED"},
           },
       .handler = bdevkit::CreateHandler,
   };

@@ -3,6 +3,8 @@
 #include "modules/uring/uring_setup.h"
 
 #include <sched.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bdevkit/io_buffer.h"
 #include "bdevkit/runtime.h"
 #include "rpc/status_mapping.h"
 
@@ -131,6 +134,41 @@ absl::Status ProbeIoPoll(const UringOptions& o, const BackingFile& file) {
                            res);
   }
   return absl::OkStatus();
+}
+
+absl::Status FixedBuffersError(int rc, size_t pool_size) {
+  std::string why = std::strerror(-rc);
+  if (rc == -ENOMEM) {
+    // Without CAP_IPC_LOCK, the kernel counts the pinned pages against RLIMIT_MEMLOCK,
+    // once per ring that registers them.
+    rlimit lim{};
+    getrlimit(RLIMIT_MEMLOCK, &lim);
+    absl::StrAppend(&why, "; the locked-memory limit (RLIMIT_MEMLOCK) is ",
+                    lim.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
+                                                  : absl::StrCat(lim.rlim_cur / 1024, " KiB"),
+                    ": raise it (ulimit -l), or make the pool smaller (SetIoBufferPoolSize)");
+  }
+  return WithJsonRpcCode(absl::FailedPreconditionError(
+                             absl::StrCat("\"fixed_buffers\": cannot register a ", pool_size / 1024,
+                                          " KiB I/O buffer pool with io_uring: ", why)),
+                         rc);
+}
+
+absl::Status ProbeFixedBuffers(const UringOptions& o) {
+  io_uring ring;
+  int rc = SetupRing(o, &ring);
+  if (rc < 0) return RingSetupError(rc, "cannot set up a ring");
+  const size_t size = IoBufferPoolSize();
+  void* region = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (region == MAP_FAILED) {
+    io_uring_queue_exit(&ring);
+    return FixedBuffersError(-errno, size);
+  }
+  const iovec iov{region, size};
+  rc = io_uring_register_buffers(&ring, &iov, 1);
+  io_uring_queue_exit(&ring);  // unregisters and unpins
+  munmap(region, size);
+  return rc < 0 ? FixedBuffersError(rc, size) : absl::OkStatus();
 }
 
 }  // namespace uring

@@ -5,6 +5,7 @@
 
 #include <liburing.h>
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -27,6 +28,15 @@ void KeepWorkersOffReactorCores(io_uring* ring);
 // For iopoll: one polled read of block 0, so a device that cannot poll is refused at
 // create with a clear message instead of failing every I/O later. Blocks briefly.
 absl::Status ProbeIoPoll(const UringOptions& options, const BackingFile& file);
+
+// Why registering an I/O buffer pool of `pool_size` bytes failed with `rc`, as a
+// status naming fixed_buffers (and RLIMIT_MEMLOCK when the limit is the reason).
+absl::Status FixedBuffersError(int rc, size_t pool_size);
+
+// For fixed_buffers: registers a scratch region of the pool size with a ring set up
+// like the channels' ones, so a limit that would refuse it fails create with a clear
+// message. Blocks briefly (the registration pins the region's pages).
+absl::Status ProbeFixedBuffers(const UringOptions& options);
 
 }  // namespace bdevkit::uring
 

@@ -1,5 +1,11 @@
 // What only one of the kernel modules has: aio's rescan and SPDK-style flags, uring's
-// iopoll, queue depth and fixed_buffers checks.
+// iopoll, queue depth and fixed buffers.
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bdevkit/io_buffer.h"
 #include "tests/unit/modules/kernel_bdev_fixture.h"
 
 namespace bdevkit::kernel_test {
@@ -99,13 +105,95 @@ TEST_F(UringTest, BadQueueDepth) {
   EXPECT_FALSE(BdevExists("K0"));
 }
 
-// Not implemented yet, so refused: an option that silently does nothing would mislead.
-TEST_F(UringTest, FixedBuffersIsRefusedUntilSupported) {
-  RpcResult r =
-      CallRpc("bdev_uring_create", {{"name", "K0"}, {"filename", file_}, {"fixed_buffers", true}});
+// fixed_buffers: each thread's I/O buffer pool is registered with its ring; reads and
+// writes on one of its buffers go as READ_FIXED / WRITE_FIXED, others as before.
+TEST_F(UringTest, FixedBuffersUseTheRegisteredPoolForPoolBuffersOnly) {
+  ASSERT_TRUE(
+      CallRpc("bdev_uring_create", {{"name", "K0"}, {"filename", file_}, {"fixed_buffers", true}})
+          .ok());
+  RpcResult info = CallRpc("bdev_get_bdevs", {{"name", "K0"}});
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info.value()[0]["driver_specific"]["uring"]["fixed_buffers"], true);
+  json config;
+  testing::OnAppSync([&] { config = testing::ConfigPeer::WriteConfig(*FindBdev("K0")); });
+  EXPECT_EQ(config[0]["params"]["fixed_buffers"], true);
+
+  TestDisk disk("K0");
+  ASSERT_TRUE(disk.ok());
+  IoBufferPool* pool = nullptr;
+  uint8_t *wbuf = nullptr, *rbuf = nullptr, *rbuf2 = nullptr;
+  testing::OnAppSync([&] {
+    pool = IoBufferPool::Acquire();
+    ASSERT_NE(pool, nullptr);
+    wbuf = static_cast<uint8_t*>(pool->Alloc(8 * kBlock));
+    rbuf = static_cast<uint8_t*>(pool->Alloc(8 * kBlock));
+    rbuf2 = static_cast<uint8_t*>(pool->Alloc(4 * kBlock));
+  });
+  ASSERT_NE(pool, nullptr);
+  ASSERT_TRUE(wbuf != nullptr && rbuf != nullptr && rbuf2 != nullptr);
+  const std::vector<uint8_t> pattern = Pattern(8 * kBlock, 42);
+  std::memcpy(wbuf, pattern.data(), pattern.size());
+  ASSERT_TRUE(disk.Write(wbuf, 16, 8).ok());                     // WRITE_FIXED
+  EXPECT_EQ(ReadFile(file_, 16 * kBlock, 8 * kBlock), pattern);  // really on the file
+  ASSERT_TRUE(disk.Read(rbuf, 16, 8).ok());                      // READ_FIXED
+  EXPECT_EQ(std::memcmp(rbuf, pattern.data(), pattern.size()), 0);
+  void* heap = AlignedBuf(8 * kBlock);
+  ASSERT_TRUE(disk.Read(heap, 16, 8).ok());  // not from the pool: a plain read
+  EXPECT_EQ(std::memcmp(heap, pattern.data(), pattern.size()), 0);
+  std::free(heap);
+  // Two pool segments: one registered buffer cannot describe them, so a readv.
+  std::memset(rbuf, 0, 4 * kBlock);
+  iovec iov[2] = {{rbuf, 4 * kBlock}, {rbuf2, 4 * kBlock}};
+  ASSERT_TRUE(disk.Readv(iov, 2, 16, 8).ok());
+  EXPECT_EQ(std::memcmp(rbuf, pattern.data(), 4 * kBlock), 0);
+  EXPECT_EQ(std::memcmp(rbuf2, pattern.data() + 4 * kBlock, 4 * kBlock), 0);
+
+  absl::StatusOr<UringStats> stats = testing::OnApp<absl::StatusOr<UringStats>>(
+      [](auto done) { GetUringStats("K0", std::move(done)); });
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->fixed_buffer_channels, 1u);
+  EXPECT_EQ(stats->fixed_rw, 2u);
+  EXPECT_EQ(stats->submitted, 4u);
+  testing::OnAppSync([&] {
+    for (void* p : {static_cast<void*>(wbuf), static_cast<void*>(rbuf), static_cast<void*>(rbuf2)})
+      pool->Free(p);
+    pool->Release();
+  });
+}
+
+// Registering pins the pool's pages; without CAP_IPC_LOCK the kernel counts them
+// against RLIMIT_MEMLOCK. A limit too small is refused at create, naming the limit.
+TEST_F(UringTest, FixedBuffersRefusedClearlyWhenThePoolCannotBeRegistered) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_MEMLOCK, &saved), 0);
+  RpcResult r = testing::OnApp<RpcResult>([&](std::function<void(RpcResult)> done) {
+    // Capabilities are per thread: drop CAP_IPC_LOCK from this one's effective set
+    // (it stays permitted, so it can be raised again).
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct caps[2]{};
+    syscall(SYS_capget, &header, caps);
+    const __user_cap_data_struct before[2] = {caps[0], caps[1]};
+    caps[0].effective &= ~(1u << CAP_IPC_LOCK);
+    syscall(SYS_capset, &header, caps);
+    rlimit tiny{1024 * 1024, saved.rlim_max};  // room for the ring, not for 4 MiB
+    setrlimit(RLIMIT_MEMLOCK, &tiny);
+    CallRpcMethod("bdev_uring_create",
+                  {{"name", "K0"}, {"filename", file_}, {"fixed_buffers", true}},
+                  [&saved, header, before, done](RpcResult result) mutable {
+                    setrlimit(RLIMIT_MEMLOCK, &saved);
+                    __user_cap_data_struct restore[2] = {before[0], before[1]};
+                    syscall(SYS_capset, &header, restore);
+                    done(std::move(result));
+                  });
+  });
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("\"fixed_buffers\": not supported"));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("\"fixed_buffers\": cannot register a 4096 KiB I/O buffer pool"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("RLIMIT_MEMLOCK) is 1024 KiB"));
   EXPECT_FALSE(BdevExists("K0"));
+  rlimit now{};
+  getrlimit(RLIMIT_MEMLOCK, &now);
+  EXPECT_EQ(now.rlim_cur, saved.rlim_cur);
 }
 
 }  // namespace
