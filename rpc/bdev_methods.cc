@@ -27,10 +27,10 @@ absl::Status NoSuchBdev(std::string_view name) {
   return absl::NotFoundError(absl::StrCat("no bdev named \"", std::string(name), "\""));
 }
 
-json BdevObject(const Bdev& bdev) {
+RpcJson BdevObject(const Bdev& bdev) {
   const BdevProperties& p = bdev.properties();
   const uint64_t write_unit_bytes = uint64_t{p.write_unit_size} * p.block_size;
-  json supported = json::object();
+  RpcJson supported = RpcJson::object();
   auto io = [&](IoType type) { return bdev.IoTypeSupported(type); };
   supported["read"] = io(IoType::kRead);
   supported["write"] = io(IoType::kWrite);
@@ -45,7 +45,7 @@ json BdevObject(const Bdev& bdev) {
         "nvme_iov_md", "nvme_nssr", "write_uncorrectable"}) {
     supported[name] = false;
   }
-  json obj = {
+  RpcJson obj = {
       {"name", bdev.name()},
       {"aliases", bdev.aliases()},
       {"product_name", bdev.product_name()},
@@ -75,14 +75,14 @@ json BdevObject(const Bdev& bdev) {
 
 void GetBdevs(const json& params, RpcDone done) {
   if (!HasParam(params, "name")) {
-    json out = json::array();
+    RpcJson out = RpcJson::array();
     for (const std::string& name : ListBdevs()) {
       if (Bdev* b = FindBdev(name)) out.push_back(BdevObject(*b));
     }
     return done(std::move(out));
   }
   std::string name = ParamString(params, "name");
-  if (Bdev* b = FindBdev(name)) return done(json::array({BdevObject(*b)}));
+  if (Bdev* b = FindBdev(name)) return done(RpcJson::array({BdevObject(*b)}));
   const uint64_t timeout_ms = ParamUint(params, "timeout");
   if (timeout_ms == 0) return done(NoSuchBdev(name));
   // Wait for the bdev to appear (e.g. a split that assembles by examine), polling on
@@ -100,7 +100,7 @@ void GetBdevs(const json& params, RpcDone done) {
         if (b == nullptr && absl::Now() < wait->deadline) return PollStatus::kIdle;
         thread->UnregisterPoller(wait->poller);
         if (b != nullptr) {
-          done(json::array({BdevObject(*b)}));
+          done(RpcJson::array({BdevObject(*b)}));
         } else {
           done(absl::DeadlineExceededError(
               absl::StrCat("bdev \"", name, "\" did not appear within ", timeout_ms, " ms")));
@@ -110,8 +110,8 @@ void GetBdevs(const json& params, RpcDone done) {
       kBdevWaitPoll, "bdev_get_bdevs_wait");
 }
 
-json StatsFields(const IoStats& s) {
-  json io_error = json::object();
+RpcJson StatsFields(const IoStats& s) {
+  RpcJson io_error = RpcJson::object();
   for (int i = 0; i < kNumIoTypes; ++i) {
     if (s.errors_by_type[i] != 0) {
       io_error[std::string(IoTypeName(static_cast<IoType>(i)))] = s.errors_by_type[i];
@@ -148,7 +148,7 @@ struct IostatCollect : std::enable_shared_from_this<IostatCollect> {
   std::vector<std::string> names;
   size_t next = 0;
   IoStatsReset reset = IoStatsReset::kNone;
-  json bdevs = json::array();
+  RpcJson bdevs = RpcJson::array();
   RpcDone done;
 
   void Step() {
@@ -161,7 +161,7 @@ struct IostatCollect : std::enable_shared_from_this<IostatCollect> {
       auto self = shared_from_this();
       std::string name = b->name();
       GetIoStats(*b, reset, [self, name](const IoStats& stats) {
-        json entry = {{"name", name}};
+        RpcJson entry = {{"name", name}};
         entry.update(StatsFields(stats));
         self->bdevs.push_back(std::move(entry));
         ++self->next;
@@ -169,7 +169,7 @@ struct IostatCollect : std::enable_shared_from_this<IostatCollect> {
       });
       return;
     }
-    done(json{{"tick_rate", GetTicksPerSecond()}, {"ticks", GetTicks()}, {"bdevs", bdevs}});
+    done(RpcJson{{"tick_rate", GetTicksPerSecond()}, {"ticks", GetTicks()}, {"bdevs", bdevs}});
   }
 };
 
@@ -181,9 +181,12 @@ void GetIostat(const json& params, RpcDone done) {
       reset = IoStatsReset::kAll;
     } else if (mode == "maxmin") {
       reset = IoStatsReset::kMaxMin;
+    } else if (mode == "error") {
+      reset = IoStatsReset::kError;
     } else if (mode != "none") {
       return done(absl::InvalidArgumentError(absl::StrCat(
-          "\"reset_mode\": expected \"all\", \"maxmin\" or \"none\", got \"", mode, "\"")));
+          "\"reset_mode\": expected \"all\", \"maxmin\", \"error\" or \"none\", got \"", mode,
+          "\"")));
     }
   }
   std::vector<std::string> names;
@@ -210,16 +213,16 @@ void GetIostat(const json& params, RpcDone done) {
     Bdev* b = FindBdev(names[0]);
     std::string name = b->name();
     GetChannelIoStats(*b, reset, [name, done = std::move(done)](std::vector<ChannelIoStats> chs) {
-      json channels = json::array();
+      RpcJson channels = RpcJson::array();
       for (const ChannelIoStats& ch : chs) {
-        json entry = {{"thread_id", ch.thread_id}};
+        RpcJson entry = {{"thread_id", ch.thread_id}};
         entry.update(StatsFields(ch.stats));
         channels.push_back(std::move(entry));
       }
-      done(json{{"tick_rate", GetTicksPerSecond()},
-                {"ticks", GetTicks()},
-                {"name", name},
-                {"channels", std::move(channels)}});
+      done(RpcJson{{"tick_rate", GetTicksPerSecond()},
+                   {"ticks", GetTicks()},
+                   {"name", name},
+                   {"channels", std::move(channels)}});
     });
     return;
   }
@@ -230,13 +233,77 @@ void GetIostat(const json& params, RpcDone done) {
   collect->Step();
 }
 
+// SPDK's iobuf caches (per-thread data buffers) have no counterpart here: bdevkit's
+// bounce buffers are per thread already. Kept only so save_config writes back what a
+// config set.
+struct IobufCacheSizes {
+  uint64_t small = 128, large = 16;  // SPDK's defaults
+};
+IobufCacheSizes& IobufSizes() {
+  static IobufCacheSizes sizes;  // app thread only
+  return sizes;
+}
+
+uint32_t ReactorCount() {
+  size_t n = Runtime::IsRunning() ? Runtime::ReactorThreads().size() : 0;
+  return n == 0 ? 1 : static_cast<uint32_t>(n);
+}
+
+void SetOptions(const json& params, RpcDone done) {
+  BdevLayerOptions options = GetBdevLayerOptions();
+  const uint32_t reactors = ReactorCount();
+  auto u32 = [&](std::string_view name, uint64_t& out) -> absl::Status {
+    out = ParamUint(params, name);
+    if (out > UINT32_MAX) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", std::string(name), "\": ", out, " is over 2^32 - 1"));
+    }
+    return absl::OkStatus();
+  };
+  uint64_t value = 0;
+  if (HasParam(params, "bdev_io_pool_size")) {
+    if (absl::Status s = u32("bdev_io_pool_size", value); !s.ok()) return done(s);
+    options.bdev_io_per_thread = static_cast<uint32_t>(value / reactors);
+  }
+  if (HasParam(params, "bdev_io_cache_size")) {
+    if (absl::Status s = u32("bdev_io_cache_size", value); !s.ok()) return done(s);
+    options.bdev_io_cache_size = static_cast<uint32_t>(value);
+  }
+  if (HasParam(params, "bdev_auto_examine")) {
+    options.auto_examine = ParamBool(params, "bdev_auto_examine");
+  }
+  if (absl::Status s = SetBdevLayerOptions(options); !s.ok()) return done(s);
+  if (HasParam(params, "iobuf_small_cache_size")) {
+    IobufSizes().small = ParamUint(params, "iobuf_small_cache_size");
+  }
+  if (HasParam(params, "iobuf_large_cache_size")) {
+    IobufSizes().large = ParamUint(params, "iobuf_large_cache_size");
+  }
+  done(true);
+}
+
+// The bdev_set_options entry save_config starts with (SPDK writes it too, so SPDK
+// users find their options where they expect them).
+json SetOptionsEntry() {
+  BdevLayerOptions options = GetBdevLayerOptions();
+  return {{"method", "bdev_set_options"},
+          {"params",
+           {{"bdev_io_pool_size", uint64_t{options.bdev_io_per_thread} * ReactorCount()},
+            {"bdev_io_cache_size", options.bdev_io_cache_size},
+            {"bdev_auto_examine", options.auto_examine},
+            {"iobuf_small_cache_size", IobufSizes().small},
+            {"iobuf_large_cache_size", IobufSizes().large}}}};
+}
+
 }  // namespace
 
 json BdevSubsystemConfig() {
-  // SPDK's order: module options and module-written creates (split), then each bdev's
+  // SPDK's order: the layer's options, module options and module-written creates
+  // (split), then each bdev's
   // create call in registration order (bases before the virtual bdevs built on them),
   // then a final bdev_wait_for_examine so examine-assembled bdevs exist on return.
   json config = json::array();
+  config.push_back(SetOptionsEntry());
   for (BdevModule* m : ListModules()) m->WriteConfigJson(config);
   for (const std::string& name : ListBdevs()) {
     if (Bdev* b = FindBdev(name)) b->AppendConfigJson(config);
@@ -281,22 +348,49 @@ std::vector<RpcMethod> CoreBdevRpcMethods() {
               {"per_channel", RpcParamType::kBool, false, false,
                "one entry per thread's channel instead of the sum (needs `name`)"},
               {"reset_mode", RpcParamType::kString, false, nullptr,
-               "reset after reading: \"all\", \"maxmin\" (max/min latencies) or \"none\""},
+               "reset after reading: \"all\", \"maxmin\" (max/min latencies), \"error\" (error "
+               "counters) or \"none\""},
           },
       .handler = GetIostat,
   });
 
   methods.push_back(RpcMethod{
       .name = "bdev_examine",
-      .summary = "Has every module examine a bdev; returns true once done. Auto-examine is "
-                 "always on, so this waits for the examine already under way",
+      .summary = "Has every module examine a bdev (with bdev_auto_examine off, only the bdevs "
+                 "named here are examined); returns true once done. A bdev that does not "
+                 "exist yet answers -19 but is examined when it registers, as in SPDK",
       .params = {{"name", RpcParamType::kString, true, nullptr, "bdev name, alias or UUID"}},
       .handler =
           [](const json& params, RpcDone done) {
-            std::string name = ParamString(params, "name");
-            if (FindBdev(name) == nullptr) return done(NoSuchBdev(name));
+            if (absl::Status s = ExamineBdev(ParamString(params, "name")); !s.ok()) {
+              return done(s);
+            }
             WaitForExamine([done = std::move(done)] { done(true); });
           },
+  });
+
+  methods.push_back(RpcMethod{
+      .name = "bdev_set_options",
+      .summary = "Options of the bdev layer, set before it starts (SPDK's params; every "
+                 "SPDK save_config starts with this call)",
+      .params =
+          {
+              {"bdev_io_pool_size", RpcParamType::kUint, false, nullptr,
+               "BdevIo over all reactors: each reactor thread gets an equal share as its own "
+               "fixed pool (bdevkit has no shared pool; default 4096 per thread)"},
+              {"bdev_io_cache_size", RpcParamType::kUint, false, nullptr,
+               "SPDK's per-thread cache; checked (1 .. BdevIo per thread), no effect: "
+               "bdevkit's pools are per thread"},
+              {"bdev_auto_examine", RpcParamType::kBool, false, nullptr,
+               "offer every new bdev to the modules' examine (default true); when false, "
+               "only bdevs named by bdev_examine"},
+              {"iobuf_small_cache_size", RpcParamType::kUint, false, nullptr,
+               "accepted and written back by save_config; bdevkit has no iobuf pool"},
+              {"iobuf_large_cache_size", RpcParamType::kUint, false, nullptr,
+               "accepted and written back by save_config; bdevkit has no iobuf pool"},
+          },
+      .handler = SetOptions,
+      .allowed_states = kRpcStartup,
   });
 
   return methods;

@@ -85,6 +85,24 @@ absl::Status Malformed(std::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("invalid JSON config: ", std::string(what)));
 }
 
+// Whether this pass replays an entry (the config is replayed once per state, as SPDK's
+// loader does): start-up entries while in kStartup, runtime ones in kRuntime.
+// Start-up-only entries met in kRuntime already ran (or the program never had a
+// start-up pass, and then the options cannot apply any more): skipped with a notice.
+// Unknown methods wait for the runtime pass, which fails naming them.
+bool ReplayInThisPass(const std::string& method, const std::string& subsystem, size_t index) {
+  const RpcMethod* m = FindRpcMethod(method);
+  if (CurrentRpcState() == RpcState::kStartup) {
+    return m != nullptr && (m->allowed_states & kRpcStartup) != 0;
+  }
+  if (m != nullptr && (m->allowed_states & kRpcRuntime) == 0) {
+    LOG_NOTICE("subsystem \"%s\", config entry %zu (%s): start-up only, not replayed now",
+               subsystem, index, method);
+    return false;
+  }
+  return true;
+}
+
 // Flattens the config into the list of calls to make, checking its shape first so a
 // malformed file fails before anything is created.
 absl::Status CollectEntries(const nlohmann::json& config, std::vector<Entry>& out) {
@@ -119,8 +137,10 @@ absl::Status CollectEntries(const nlohmann::json& config, std::vector<Entry>& ou
         return Malformed(absl::StrCat("subsystem \"", subsystem, "\", config entry ", j,
                                       ": needs a \"method\" string"));
       }
+      std::string method_name = method->get<std::string>();
+      if (!ReplayInThisPass(method_name, subsystem, j)) continue;
       nlohmann::json params = e.value("params", nlohmann::json());
-      out.push_back(Entry{subsystem, j, method->get<std::string>(), std::move(params)});
+      out.push_back(Entry{subsystem, j, std::move(method_name), std::move(params)});
     }
   }
   return absl::OkStatus();
@@ -159,10 +179,7 @@ void LoadJsonConfigFile(const std::string& path, std::function<void(absl::Status
   LoadJsonConfigFile(path, JsonConfigOptions(), std::move(done));
 }
 
-void LoadJsonConfigFile(const std::string& path, const JsonConfigOptions& options,
-                        std::function<void(absl::Status)> done) {
-  // Reading a small file at start-up or on an explicit request: the app thread may
-  // afford this one blocking read.
+absl::StatusOr<nlohmann::json> ReadJsonConfigFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
@@ -171,17 +188,15 @@ void LoadJsonConfigFile(const std::string& path, const JsonConfigOptions& option
                      : err == EACCES ? absl::StatusCode::kPermissionDenied
                                      : absl::StatusCode::kInvalidArgument,
                      absl::StrCat("cannot open config file \"", path, "\": ", std::strerror(err)));
-    done(WithJsonRpcCode(std::move(s), err != 0 ? -err : -EINVAL));
-    return;
+    return WithJsonRpcCode(std::move(s), err != 0 ? -err : -EINVAL);
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
   std::string text = buffer.str();
-  nlohmann::json config;
   try {
     // SPDK's loader accepts comments in config files; so do we.
-    config = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/true,
-                                   /*ignore_comments=*/true);
+    return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/true,
+                                 /*ignore_comments=*/true);
   } catch (const nlohmann::json::parse_error& e) {
     size_t line = 1, column = 1;
     size_t end = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
@@ -193,12 +208,17 @@ void LoadJsonConfigFile(const std::string& path, const JsonConfigOptions& option
         ++column;
       }
     }
-    done(absl::InvalidArgumentError(
+    return absl::InvalidArgumentError(
         absl::StrCat("config file \"", path, "\": JSON syntax error at line ", line, ", column ",
-                     column, ": ", ParseErrorDetail(e.what()))));
-    return;
+                     column, ": ", ParseErrorDetail(e.what())));
   }
-  LoadJsonConfig(config, options, [path, done = std::move(done)](absl::Status s) {
+}
+
+void LoadJsonConfigFile(const std::string& path, const JsonConfigOptions& options,
+                        std::function<void(absl::Status)> done) {
+  absl::StatusOr<nlohmann::json> config = ReadJsonConfigFile(path);
+  if (!config.ok()) return done(config.status());
+  LoadJsonConfig(*config, options, [path, done = std::move(done)](absl::Status s) {
     if (s.ok()) {
       done(s);
     } else {

@@ -18,6 +18,9 @@ std::vector<RpcMethod> CoreBdevRpcMethods();
 // (framework_methods.cc).
 std::vector<RpcMethod> FrameworkRpcMethods();
 
+// framework_start_init, framework_wait_init (framework_init.cc).
+std::vector<RpcMethod> FrameworkInitRpcMethods();
+
 // The bdev subsystem's save_config entries, in SPDK's order. App thread.
 nlohmann::json BdevSubsystemConfig();
 

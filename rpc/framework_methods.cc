@@ -92,13 +92,14 @@ std::vector<RpcMethod> FrameworkRpcMethods() {
       .params = {},
       .handler =
           [](const json&, RpcDone done) {
-            done(json{{"version", "bdevkit v" BDEVKIT_VERSION_STRING},
-                      {"fields",
-                       {{"major", BDEVKIT_VERSION_MAJOR},
-                        {"minor", BDEVKIT_VERSION_MINOR},
-                        {"patch", BDEVKIT_VERSION_PATCH},
-                        {"suffix", ""}}}});
+            done(RpcJson{{"version", "bdevkit v" BDEVKIT_VERSION_STRING},
+                         {"fields",
+                          {{"major", BDEVKIT_VERSION_MAJOR},
+                           {"minor", BDEVKIT_VERSION_MINOR},
+                           {"patch", BDEVKIT_VERSION_PATCH},
+                           {"suffix", ""}}}});
           },
+      .allowed_states = kRpcStartup | kRpcRuntime,
   });
 
   methods.push_back(RpcMethod{
@@ -107,20 +108,23 @@ std::vector<RpcMethod> FrameworkRpcMethods() {
       .params =
           {
               {"current", RpcParamType::kBool, false, false,
-               "only methods callable now (start-up-only methods are left out)"},
+               "only the methods the current state allows"},
               {"include_aliases", RpcParamType::kBool, false, false,
                "accepted; bdevkit has no deprecated aliases"},
           },
       .handler =
           [](const json& params, RpcDone done) {
             bool current = ParamBool(params, "current");
+            const uint32_t state =
+                CurrentRpcState() == RpcState::kStartup ? kRpcStartup : kRpcRuntime;
             json names = json::array();
             for (const RpcMethod* m : ListRpcMethods()) {
-              if (current && m->startup_only) continue;
+              if (current && (m->allowed_states & state) == 0) continue;
               names.push_back(m->name);
             }
             done(std::move(names));
           },
+      .allowed_states = kRpcStartup | kRpcRuntime,
   });
 
   methods.push_back(RpcMethod{
@@ -129,7 +133,7 @@ std::vector<RpcMethod> FrameworkRpcMethods() {
       .params = {},
       .handler =
           [](const json&, RpcDone done) {
-            json out = json::array();
+            RpcJson out = RpcJson::array();
             for (const Subsystem& s : Subsystems()) {
               out.push_back({{"subsystem", s.name}, {"depends_on", s.depends_on}});
             }
@@ -158,14 +162,6 @@ std::vector<RpcMethod> FrameworkRpcMethods() {
   });
 
   methods.push_back(RpcMethod{
-      .name = "framework_wait_init",
-      .summary = "Returns true once start-up (the --json config) is complete; the server "
-                 "only listens after that, so at once",
-      .params = {},
-      .handler = [](const json&, RpcDone done) { done(true); },
-  });
-
-  methods.push_back(RpcMethod{
       .name = "spdk_kill_instance",
       .summary = "Sends a signal to the server process (SIGINT, SIGTERM, SIGQUIT, SIGHUP: "
                  "bdevd shuts down cleanly); returns true first",
@@ -173,6 +169,7 @@ std::vector<RpcMethod> FrameworkRpcMethods() {
                   "SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGKILL or SIGUSR1 (the SIG may be left "
                   "out)"}},
       .handler = KillInstance,
+      .allowed_states = kRpcStartup | kRpcRuntime,
   });
 
   methods.push_back(RpcMethod{
@@ -186,6 +183,7 @@ std::vector<RpcMethod> FrameworkRpcMethods() {
             EnableLogFlag(flag);
             done(true);
           },
+      .allowed_states = kRpcStartup | kRpcRuntime,
   });
 
   methods.push_back(RpcMethod{
@@ -199,6 +197,7 @@ std::vector<RpcMethod> FrameworkRpcMethods() {
             DisableLogFlag(flag);
             done(true);
           },
+      .allowed_states = kRpcStartup | kRpcRuntime,
   });
 
   methods.push_back(RpcMethod{
@@ -211,6 +210,7 @@ std::vector<RpcMethod> FrameworkRpcMethods() {
             for (const std::string& f : KnownLogFlags()) out[f] = LogFlagEnabled(f);
             done(std::move(out));
           },
+      .allowed_states = kRpcStartup | kRpcRuntime,
   });
 
   return methods;

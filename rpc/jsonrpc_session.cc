@@ -16,16 +16,14 @@ using json = nlohmann::json;
 
 // Replies never throw on odd bytes: strings are valid UTF-8 after parsing, but
 // handler results might not be, so invalid sequences are replaced rather than thrown.
-std::string Compact(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+template <typename Json>
+std::string Compact(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
-
-// SPDK's code for "not allowed in the current state".
-constexpr int kJsonRpcInvalidState = -1;
 
 }  // namespace
 
-std::string JsonRpcResultText(const json& id, const json& result) {
+std::string JsonRpcResultText(const json& id, const RpcJson& result) {
   // Built by hand: nlohmann objects sort their keys, SPDK's order is fixed.
   return absl::StrCat("{\"jsonrpc\":\"2.0\",\"id\":", Compact(id), ",\"result\":", Compact(result),
                       "}");
@@ -37,13 +35,7 @@ std::string JsonRpcErrorText(const json& id, int code, std::string_view message)
 }
 
 void DispatchRpcRequest(const std::string& method, const json& params, RpcDone done) {
-  const RpcMethod* m = FindRpcMethod(method);
-  if (m != nullptr && m->startup_only) {
-    done(WithJsonRpcCode(absl::FailedPreconditionError(absl::StrCat(
-                             method, " may only be called during start-up (from a --json config)")),
-                         kJsonRpcInvalidState));
-    return;
-  }
+  // The state check (start-up vs runtime methods) is CallRpcMethod's, for every caller.
   CallRpcMethod(method, params, std::move(done));
 }
 

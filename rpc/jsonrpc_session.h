@@ -39,13 +39,13 @@ struct RpcSessionLimits {
 
 // Runs one request: the method (already known to be a string) and its params (null
 // when absent). The default, DispatchRpcRequest, is the registry's validated call
-// path plus the state check (startup-only methods are refused over the socket).
+// path (with its state check).
 using RpcDispatchFn =
     std::function<void(const std::string& method, const nlohmann::json& params, RpcDone done)>;
 void DispatchRpcRequest(const std::string& method, const nlohmann::json& params, RpcDone done);
 
 // The compact reply text (without the trailing "\n"). Exposed for tests.
-std::string JsonRpcResultText(const nlohmann::json& id, const nlohmann::json& result);
+std::string JsonRpcResultText(const nlohmann::json& id, const RpcJson& result);
 std::string JsonRpcErrorText(const nlohmann::json& id, int code, std::string_view message);
 
 class RpcSession : public std::enable_shared_from_this<RpcSession> {

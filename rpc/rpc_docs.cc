@@ -94,11 +94,21 @@ std::string DefaultText(const RpcParam& p) {
   return p.default_value.dump();
 }
 
+// Runtime-only is the default and goes unsaid.
+std::string StatesNote(uint32_t states) {
+  if (states == kRpcStartup) {
+    return "Start-up only: first in a config file, or with bdevd --wait-for-rpc before "
+           "framework_start_init.\n";
+  }
+  if (states == (kRpcStartup | kRpcRuntime)) return "Also callable during start-up.\n";
+  return "";
+}
+
 }  // namespace
 
 std::string RpcMethodHelp(const RpcMethod& method) {
   std::string out = absl::StrCat(method.name, ": ", method.summary, "\n");
-  if (method.startup_only) out += "(only during start-up, from a --json config)\n";
+  out += StatesNote(method.allowed_states);
   if (method.params.empty()) return out + "No parameters.\n";
   out += "Parameters:\n";
   for (const RpcParam& p : method.params) {
@@ -118,7 +128,9 @@ std::string RpcReferenceMarkdown() {
   }
   for (const RpcMethod* m : ListRpcMethods()) {
     absl::StrAppend(&out, "\n### ", m->name, "\n\n", m->summary, ".\n");
-    if (m->startup_only) out += "\nOnly during start-up (from a `--json` config).\n";
+    if (std::string note = StatesNote(m->allowed_states); !note.empty()) {
+      absl::StrAppend(&out, "\n", note);
+    }
     if (m->params.empty()) {
       out += "\nNo parameters.\n";
       continue;

@@ -1,5 +1,6 @@
 // The method registry (control plane; guarded by a mutex so modules may register from
 // any thread) and the validated call path every transport and the config loader use.
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 #include "bdevkit/log.h"
 #include "bdevkit/rpc.h"
 #include "rpc/core_methods.h"
+#include "rpc/status_mapping.h"
 
 namespace bdevkit {
 namespace {
@@ -18,7 +20,8 @@ namespace {
 class RpcRegistry {
  public:
   RpcRegistry() {
-    for (auto* list : {CoreBdevRpcMethods, QosRpcMethods, FrameworkRpcMethods}) {
+    for (auto* list :
+         {CoreBdevRpcMethods, QosRpcMethods, FrameworkRpcMethods, FrameworkInitRpcMethods}) {
       for (RpcMethod& m : list()) {
         std::string name = m.name;
         methods_.emplace(std::move(name), std::make_unique<RpcMethod>(std::move(m)));
@@ -67,7 +70,26 @@ RpcRegistry& Registry() {
   return *registry;
 }
 
+// Written by the app thread at start-up, read by whoever dispatches.
+std::atomic<RpcState> g_state{RpcState::kRuntime};
+
+// SPDK's code for "not allowed in the current state".
+constexpr int kJsonRpcInvalidState = -1;
+
+absl::Status StateError(const RpcMethod& method, RpcState state) {
+  std::string why =
+      state == RpcState::kStartup
+          ? absl::StrCat(method.name, " may only be called after framework_start_init")
+          : absl::StrCat(method.name,
+                         " may only be called during start-up: first in a config file, or over "
+                         "RPC with bdevd --wait-for-rpc before framework_start_init");
+  return WithJsonRpcCode(absl::FailedPreconditionError(why), kJsonRpcInvalidState);
+}
+
 }  // namespace
+
+RpcState CurrentRpcState() { return g_state.load(std::memory_order_acquire); }
+void SetRpcState(RpcState state) { g_state.store(state, std::memory_order_release); }
 
 absl::Status RegisterRpcMethod(RpcMethod method) { return Registry().Add(std::move(method)); }
 
@@ -79,6 +101,11 @@ void CallRpcMethod(std::string_view name, const nlohmann::json& params, RpcDone 
   const RpcMethod* method = FindRpcMethod(name);
   if (method == nullptr) {
     done(absl::UnimplementedError(absl::StrCat("Method not found: ", std::string(name))));
+    return;
+  }
+  const RpcState state = CurrentRpcState();
+  if ((method->allowed_states & (state == RpcState::kStartup ? kRpcStartup : kRpcRuntime)) == 0) {
+    done(StateError(*method, state));
     return;
   }
   absl::StatusOr<nlohmann::json> validated = ValidateRpcParams(*method, params);

@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bdev/core/bdev_channel.h"
 #include "bdev/core/io_path.h"
+#include "bdev/core/module_registry.h"
 #include "bdevkit/log.h"
 
 namespace bdevkit {
@@ -34,12 +35,13 @@ BdevIo* IoQueue::Pop() {
 
 void LayerChannel::FreeDeleter::operator()(void* p) const { std::free(p); }
 
-LayerChannel::LayerChannel() : ios_(std::make_unique<BdevIo[]>(kBdevIoPoolSize)) {
-  for (uint32_t i = kBdevIoPoolSize; i-- > 0;) {
+LayerChannel::LayerChannel()
+    : pool_size_(BdevIoPerThread()), ios_(std::make_unique<BdevIo[]>(pool_size_)) {
+  for (uint32_t i = pool_size_; i-- > 0;) {
     ios_[i].next = free_;
     free_ = &ios_[i];
   }
-  free_count_ = kBdevIoPoolSize;
+  free_count_ = pool_size_;
   bounce_free_.reserve(kBounceBufCount);
   thread_ = Thread::Current();
   // An active poller: deferred completions must run on the very next loop iteration,
@@ -49,9 +51,8 @@ LayerChannel::LayerChannel() : ios_(std::make_unique<BdevIo[]>(kBdevIoPoolSize))
 }
 
 LayerChannel::~LayerChannel() {
-  if (free_count_ != kBdevIoPoolSize) {
-    LOG_ERROR("bdev layer channel destroyed with %u BdevIo still in use",
-              kBdevIoPoolSize - free_count_);
+  if (free_count_ != pool_size_) {
+    LOG_ERROR("bdev layer channel destroyed with %u BdevIo still in use", pool_size_ - free_count_);
   }
 }
 

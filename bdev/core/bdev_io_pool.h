@@ -17,7 +17,8 @@
 namespace bdevkit {
 namespace core {
 
-// BdevIo per thread. Bounded on purpose: when they run out a submit says -ENOMEM.
+// BdevIo per thread by default (BdevLayerOptions). Bounded on purpose: when they run
+// out a submit says -ENOMEM.
 inline constexpr uint32_t kBdevIoPoolSize = 4096;
 // The last BdevIo are kept for split children: a parent holds its own BdevIo while it
 // waits for children, so without a reserve parents alone could exhaust the pool and
@@ -83,10 +84,12 @@ class LayerChannel final : public ChannelContext {
   void Stop();
 
   uint32_t free_count() const { return free_count_; }
+  uint32_t pool_size() const { return pool_size_; }
 
  private:
   PollStatus Poll();
 
+  const uint32_t pool_size_;  // BdevLayerOptions::bdev_io_per_thread at creation
   std::unique_ptr<BdevIo[]> ios_;
   BdevIo* free_ = nullptr;
   uint32_t free_count_ = 0;

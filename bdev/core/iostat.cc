@@ -76,6 +76,10 @@ void ResetStats(IoStats& stats, IoStatsReset reset) {
       stats.max_write_latency_ticks = stats.min_write_latency_ticks = 0;
       stats.max_unmap_latency_ticks = stats.min_unmap_latency_ticks = 0;
       return;
+    case IoStatsReset::kError:
+      stats.num_errors = 0;
+      stats.errors_by_type = {};
+      return;
   }
 }
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -24,6 +25,11 @@ struct Modules {
   bool started = false;
   int examine_pending = 0;
   std::vector<std::function<void()>> examine_waiters;
+  BdevLayerOptions options;
+  // With auto_examine off: names bdev_examine allowed, and bdevs registered without
+  // being examined (so a later bdev_examine knows to examine them).
+  absl::flat_hash_set<std::string> examine_allowed;
+  absl::flat_hash_set<std::string> not_examined;
 };
 
 // Guarded by core::ControlMutex().
@@ -132,10 +138,62 @@ void ExamineNewBdev(Bdev& bdev) {
   {
     absl::MutexLock lock(&ControlMutex());
     if (!Mods().started) return;
+    if (!Mods().options.auto_examine && !Mods().examine_allowed.contains(bdev.name())) {
+      Mods().not_examined.insert(bdev.name());
+      return;
+    }
   }
   ExamineWith(bdev, SnapshotModules());
 }
+
+uint32_t BdevIoPerThread() {
+  absl::MutexLock lock(&ControlMutex());
+  return Mods().options.bdev_io_per_thread;
+}
 }  // namespace core
+
+absl::Status SetBdevLayerOptions(const BdevLayerOptions& options) {
+  if (options.bdev_io_per_thread < 2 * core::kBdevIoChildReserve) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"bdev_io_pool_size\": gives ", options.bdev_io_per_thread,
+        " BdevIo per thread; at least ", 2 * core::kBdevIoChildReserve, " are needed"));
+  }
+  if (options.bdev_io_cache_size == 0 || options.bdev_io_cache_size > options.bdev_io_per_thread) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"bdev_io_cache_size\": must be between 1 and the BdevIo per thread (",
+                     options.bdev_io_per_thread, "), got ", options.bdev_io_cache_size));
+  }
+  absl::MutexLock lock(&core::ControlMutex());
+  if (Mods().started) {
+    return absl::FailedPreconditionError(
+        "bdev layer options can only be set before the bdev layer starts (first in a "
+        "config file, or over RPC with bdevd --wait-for-rpc before framework_start_init)");
+  }
+  Mods().options = options;
+  return absl::OkStatus();
+}
+
+BdevLayerOptions GetBdevLayerOptions() {
+  absl::MutexLock lock(&core::ControlMutex());
+  return Mods().options;
+}
+
+absl::Status ExamineBdev(std::string_view name) {
+  Bdev* bdev = FindBdev(name);
+  std::string key = bdev != nullptr ? bdev->name() : std::string(name);
+  bool examine_now = false;
+  {
+    absl::MutexLock lock(&core::ControlMutex());
+    Mods().examine_allowed.insert(key);
+    examine_now = bdev != nullptr && Mods().started && Mods().not_examined.erase(key) > 0;
+  }
+  if (bdev == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no bdev named \"", std::string(name),
+                                            "\" (it will be examined when it registers)"));
+  }
+  if (examine_now) ExamineWith(*bdev, SnapshotModules());
+  return absl::OkStatus();
+}
 
 void StartBdevLayer(std::function<void(absl::Status)> done) {
   {
@@ -161,7 +219,7 @@ void StartBdevLayer(std::function<void(absl::Status)> done) {
     Mods().started = true;
   }
   // Bdevs registered before start (e.g. by a module's Init) are examined now.
-  for (Bdev* b : core::SnapshotBdevs()) ExamineWith(*b, modules);
+  for (Bdev* b : core::SnapshotBdevs()) core::ExamineNewBdev(*b);
   done(absl::OkStatus());
 }
 

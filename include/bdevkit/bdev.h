@@ -254,6 +254,32 @@ void RegisterBuiltinModules();
 void StartBdevLayer(std::function<void(absl::Status)> done);
 void StopBdevLayer(std::function<void()> done);
 
+// Options of the bdev layer (SPDK's bdev_set_options). They are read when the layer
+// starts, so they are set before StartBdevLayer (a config's start-up entries).
+struct BdevLayerOptions {
+  // BdevIo in each thread's fixed pool; a submit beyond it gets -ENOMEM. (SPDK shares
+  // one pool among threads; bdevkit has none — bdev_set_options divides SPDK's
+  // bdev_io_pool_size among the reactors.) At least 2 x the split-child reserve (128).
+  uint32_t bdev_io_per_thread = 4096;
+  // SPDK's per-thread cache in front of its shared pool. bdevkit's pools are already
+  // per thread, so this is only validated and written back by save_config.
+  uint32_t bdev_io_cache_size = 256;
+  // New bdevs are offered to every module's Examine. When false, only bdevs named by
+  // ExamineBdev (bdev_examine) are, as in SPDK.
+  bool auto_examine = true;
+};
+
+// kFailedPrecondition while the layer runs (between StartBdevLayer and the end of
+// StopBdevLayer), kInvalidArgument naming the bad field. App thread.
+absl::Status SetBdevLayerOptions(const BdevLayerOptions& options);
+BdevLayerOptions GetBdevLayerOptions();
+
+// Allows examine of the bdev with this name (or alias) when auto_examine is off, and
+// examines it now if it exists and has not been examined (bdev_examine). With
+// auto_examine on, every bdev is examined anyway. kNotFound when no bdev has that name
+// yet (it is still allowed: it will be examined when it registers). App thread.
+absl::Status ExamineBdev(std::string_view name);
+
 // Runs `done` once no module is still examining a bdev (bdev_wait_for_examine): at
 // once if none is, else from the ExamineDone() call that finishes the last one.
 // App thread; never blocks.
@@ -264,8 +290,8 @@ void WaitForExamine(std::function<void()> done);
 void GetIoStats(Bdev& bdev, std::function<void(const IoStats&)> done);
 
 // What bdev_get_iostat's reset_mode resets right after reading (SPDK's names: "none",
-// "all", "maxmin" = only the max/min latencies).
-enum class IoStatsReset { kNone, kAll, kMaxMin };
+// "all", "maxmin" = only the max/min latencies, "error" = only the error counters).
+enum class IoStatsReset { kNone, kAll, kMaxMin, kError };
 
 // As GetIoStats, then resets the counters as asked. Each channel is read and reset
 // in the same step on its own thread, so no completion is lost between the two.

@@ -3,7 +3,7 @@
 # exit codes, help, raw mode, save_config/load_config, the config round trip through
 # `bdevd --json`, and bdevd's own flags and start-up errors.
 # Usage: rpc_bdevctl_test.sh BDEVD BDEVCTL CASE
-#   CASE: create_and_query, errors_and_help, round_trip, daemon_flags
+#   CASE: create_and_query, errors_and_help, round_trip, daemon_flags, startup_state
 set -u
 BDEVD=$1
 BDEVCTL=$2
@@ -140,7 +140,7 @@ round_trip)
   ctl before bdev_get_bdevs
   ctl save save_config
   expect_ok save
-  pyjson save '[e["method"] for e in d["subsystems"][0]["config"]]==["bdev_malloc_create","bdev_malloc_create","bdev_null_create","bdev_wait_for_examine"]' ||
+  pyjson save '[e["method"] for e in d["subsystems"][0]["config"]]==["bdev_set_options","bdev_malloc_create","bdev_malloc_create","bdev_null_create","bdev_wait_for_examine"]' ||
     { fail "save_config order"; show save; }
   cp "$TMP/save.out" "$TMP/config.json"
   stop_daemon
@@ -199,6 +199,75 @@ JSON
   PID=
   [[ $rc == 0 ]] || fail "bdevd exit $rc after spdk_kill_instance"
   [[ ! -e $SOCK && ! -e $SOCK.lock ]] || fail "socket or lock left after spdk_kill_instance"
+  ;;
+startup_state)
+  # SPDK's start-up state: bdevd --wait-for-rpc takes options until framework_start_init.
+  start_daemon --wait-for-rpc
+  grep -q 'waiting for framework_start_init' "$TMP/bdevd.log" || { fail "no start-up notice"; cat "$TMP/bdevd.log" >&2; }
+  ctl early bdev_malloc_create -b M0 8 512
+  expect_err early 'error -1: bdev_malloc_create may only be called after framework_start_init'
+  ctl cur rpc_get_methods --current true
+  pyjson cur '"bdev_set_options" in d and "framework_start_init" in d and "bdev_malloc_create" not in d' ||
+    { fail "rpc_get_methods --current in start-up"; show cur; }
+  ctl badopt bdev_set_options --bdev_io_pool_size 10
+  expect_err badopt 'error -32602: .*bdev_io_pool_size'
+  ctl opt bdev_set_options --bdev_io_pool_size 8192 --bdev_io_cache_size 64 --bdev_auto_examine true
+  expect_ok opt
+  # framework_wait_init answers only once start-up is over.
+  timeout 60 "$BDEVCTL" -s "$SOCK" framework_wait_init >"$TMP/waitinit.out" 2>&1 &
+  WAITER=$!
+  sleep 0.5
+  kill -0 $WAITER 2>/dev/null || fail "framework_wait_init answered before framework_start_init"
+  ctl init framework_start_init
+  expect_ok init
+  wait $WAITER || fail "framework_wait_init failed"
+  [[ $(cat "$TMP/waitinit.out") == true ]] || fail "framework_wait_init printed '$(cat "$TMP/waitinit.out")'"
+  ctl again framework_start_init
+  expect_err again 'error -1'
+  ctl late bdev_set_options --bdev_io_pool_size 8192
+  expect_err late 'error -1: bdev_set_options may only be called during start-up'
+  ctl m bdev_malloc_create -b M0 8 512
+  expect_ok m
+  ctl before bdev_get_bdevs
+  ctl save save_config
+  pyjson save 'd["subsystems"][0]["config"][0]=={"method":"bdev_set_options","params":{"bdev_io_pool_size":8192,"bdev_io_cache_size":64,"bdev_auto_examine":True,"iobuf_small_cache_size":128,"iobuf_large_cache_size":16}}' ||
+    { fail "save_config does not start with the options set"; show save; }
+  cp "$TMP/save.out" "$TMP/config.json"
+  stop_daemon
+  # The saved config (options first) starts a daemon with the same options and bdevs.
+  start_daemon --json "$TMP/config.json"
+  ctl after bdev_get_bdevs
+  cmp -s "$TMP/before.out" "$TMP/after.out" || { fail "bdevs differ after the round trip"; diff "$TMP/before.out" "$TMP/after.out" >&2; }
+  ctl save2 save_config
+  cmp -s "$TMP/save.out" "$TMP/save2.out" || { fail "options not kept"; diff "$TMP/save.out" "$TMP/save2.out" >&2; }
+  # load_config into a running daemon skips the start-up entry and does the rest.
+  ctl d bdev_malloc_delete M0
+  ctl load load_config "$TMP/config.json"
+  expect_ok load
+  ctl after2 bdev_get_bdevs
+  cmp -s "$TMP/before.out" "$TMP/after2.out" || { fail "load_config at runtime"; diff "$TMP/before.out" "$TMP/after2.out" >&2; }
+  stop_daemon
+  # A config as SPDK writes it: other subsystems, SPDK's default options, a final
+  # bdev_wait_for_examine.
+  cat >"$TMP/spdk.json" <<'JSON'
+{"subsystems":[
+  {"subsystem":"keyring","config":[]},
+  {"subsystem":"iobuf","config":[{"method":"iobuf_set_options","params":{"small_pool_count":8192}}]},
+  {"subsystem":"sock","config":[{"method":"sock_set_default_impl","params":{"impl_name":"posix"}}]},
+  {"subsystem":"bdev","config":[
+    {"method":"bdev_set_options","params":{"bdev_io_pool_size":65535,"bdev_io_cache_size":256,
+      "bdev_auto_examine":true,"iobuf_small_cache_size":128,"iobuf_large_cache_size":16}},
+    {"method":"bdev_malloc_create","params":{"name":"Malloc0","num_blocks":2048,"block_size":512,
+      "physical_block_size":512,"uuid":"3c2b1a09-8f7e-4d6c-9b5a-0f1e2d3c4b5a","optimal_io_boundary":0,
+      "md_size":0,"dif_type":0,"dif_is_head_of_md":false,"dif_pi_format":0}},
+    {"method":"bdev_wait_for_examine"}]},
+  {"subsystem":"nbd","config":[]}]}
+JSON
+  start_daemon --json "$TMP/spdk.json"
+  ctl spdk bdev_get_bdevs -b Malloc0
+  pyjson spdk 'd[0]["uuid"]=="3c2b1a09-8f7e-4d6c-9b5a-0f1e2d3c4b5a" and d[0]["num_blocks"]==2048' ||
+    { fail "SPDK-written config"; show spdk; cat "$TMP/bdevd.log" >&2; }
+  stop_daemon
   ;;
 *)
   echo "unknown case $CASE" >&2

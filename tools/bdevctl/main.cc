@@ -114,6 +114,14 @@ int LoadConfig(RpcClient& client, const std::vector<std::string>& args) {
     for (const json& s : subsystems->result) known.push_back(s.value("subsystem", ""));
   }
   if (!config.contains("subsystems") || !config["subsystems"].is_array()) return 0;
+  struct Entry {
+    std::string subsystem;
+    size_t index;
+    std::string method;
+    json params;
+    bool done = false;
+  };
+  std::vector<Entry> todo;
   for (const json& sub : config["subsystems"]) {
     std::string name = sub.is_object() ? sub.value("subsystem", std::string()) : "";
     const json entries = sub.is_object() ? sub.value("config", json()) : json();
@@ -128,14 +136,60 @@ int LoadConfig(RpcClient& client, const std::vector<std::string>& args) {
       if (!e.is_object() || !e.contains("method") || !e["method"].is_string()) {
         return Fail(absl::StrCat("subsystem \"", name, "\", entry ", i, ": no method"));
       }
-      std::string method = e["method"].get<std::string>();
-      auto reply = client.Call(method, e.value("params", json()));
+      todo.push_back(Entry{name, i, e["method"].get<std::string>(), e.value("params", json())});
+    }
+  }
+  // As rpc.py does: replay what the server's current state allows; a server still in
+  // its start-up state (bdevd --wait-for-rpc) is then started with framework_start_init
+  // and the rest replayed. Start-up-only entries sent to a running server are skipped.
+  auto server_methods = [&](bool current) -> absl::StatusOr<std::vector<std::string>> {
+    auto reply = client.Call("rpc_get_methods", json{{"current", current}});
+    if (!reply.ok()) return reply.status();
+    std::vector<std::string> names;
+    if (reply->ok) {
+      for (const json& n : reply->result) names.push_back(n.get<std::string>());
+    }
+    return names;
+  };
+  auto replay = [&](const std::vector<std::string>& allowed) -> int {
+    for (Entry& e : todo) {
+      if (e.done || std::find(allowed.begin(), allowed.end(), e.method) == allowed.end()) {
+        continue;
+      }
+      auto reply = client.Call(e.method, e.params);
       if (!reply.ok()) return Fail(std::string(reply.status().message()));
       if (!reply->ok) {
-        return Fail(absl::StrCat("subsystem \"", name, "\", entry ", i, " (", method, "): error ",
-                                 reply->code, ": ", reply->message));
+        return Fail(absl::StrCat("subsystem \"", e.subsystem, "\", entry ", e.index, " (", e.method,
+                                 "): error ", reply->code, ": ", reply->message));
       }
+      e.done = true;
     }
+    return 0;
+  };
+  auto allowed_now = [&] { return server_methods(true); };
+  auto allowed = allowed_now();
+  if (!allowed.ok()) return Fail(std::string(allowed.status().message()));
+  if (int rc = replay(*allowed); rc != 0) return rc;
+  if (std::find(allowed->begin(), allowed->end(), "framework_start_init") != allowed->end()) {
+    auto reply = client.Call("framework_start_init", nullptr);
+    if (!reply.ok()) return Fail(std::string(reply.status().message()));
+    if (!reply->ok) {
+      return Fail(absl::StrCat("framework_start_init: error ", reply->code, ": ", reply->message));
+    }
+    allowed = allowed_now();
+    if (!allowed.ok()) return Fail(std::string(allowed.status().message()));
+    if (int rc = replay(*allowed); rc != 0) return rc;
+  }
+  auto all = server_methods(false);
+  if (!all.ok()) return Fail(std::string(all.status().message()));
+  for (const Entry& e : todo) {
+    if (e.done) continue;
+    if (std::find(all->begin(), all->end(), e.method) == all->end()) {
+      return Fail(absl::StrCat("subsystem \"", e.subsystem, "\", entry ", e.index, " (", e.method,
+                               "): the server does not have this method"));
+    }
+    std::fprintf(stderr, "bdevctl: subsystem \"%s\", entry %zu (%s): start-up only, skipped\n",
+                 e.subsystem.c_str(), e.index, e.method.c_str());
   }
   return 0;
 }

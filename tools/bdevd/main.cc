@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "bdevkit/bdev.h"
 #include "bdevkit/log.h"
@@ -45,28 +46,48 @@ class Daemon {
 
   int exit_code() const { return exit_code_; }
 
+  // SPDK's start-up: the config's options in the start-up state, then (at once, or on
+  // framework_start_init with --wait-for-rpc) the bdev layer and the rest of the config.
   void Start() {
     Thread* app = Thread::Current();
     signal_poller_ = app->RegisterPoller([this] { return PollSignals(); }, absl::Milliseconds(5),
                                          "bdevd_signals");
-    StartBdevLayer([this](absl::Status status) {
-      if (!status.ok())
-        return Fail(absl::StrCat("cannot start the bdev layer: ", status.message()));
-      if (opts_.config_file.empty()) return OnConfigLoaded(absl::OkStatus());
-      JsonConfigOptions config_options;
-      config_options.ignore_errors = opts_.ignore_init_errors;
-      LoadJsonConfigFile(opts_.config_file, config_options, [this](absl::Status st) {
-        if (!st.ok()) return OnConfigLoaded(st);
-        WaitForExamine([this] { OnConfigLoaded(absl::OkStatus()); });
-      });
-    });
+    nlohmann::json config;
+    if (!opts_.config_file.empty()) {
+      absl::StatusOr<nlohmann::json> read = ReadJsonConfigFile(opts_.config_file);
+      if (!read.ok()) return OnStartupFailed(read.status());
+      config = std::move(*read);
+    }
+    JsonConfigOptions config_options;
+    config_options.ignore_errors = opts_.ignore_init_errors;
+    BeginFrameworkInit(
+        std::move(config), config_options, [this](absl::Status st) { OnInitFinished(st); },
+        [this](absl::Status st) {
+          if (!st.ok()) return OnStartupFailed(st);
+          if (opts_.wait_for_rpc) return StartServer();
+          FinishFrameworkInit([](absl::Status) {});  // OnInitFinished reports it
+        });
   }
 
  private:
-  void OnConfigLoaded(absl::Status status) {
-    if (!status.ok()) {
-      return Fail(absl::StrCat(status.message(), " (--json-ignore-init-errors to go on)"));
-    }
+  // Config errors name the file and suggest the way past them; others (the bdev layer
+  // not starting) are reported as they are.
+  void OnStartupFailed(const absl::Status& status) {
+    const std::string message(status.message());
+    bool config_error = !opts_.config_file.empty() && (absl::StartsWith(message, "subsystem ") ||
+                                                       absl::StartsWith(message, "invalid JSON"));
+    if (!config_error) return Fail(message);
+    Fail(absl::StrCat("config file \"", opts_.config_file, "\": ", message,
+                      " (--json-ignore-init-errors to go on)"));
+  }
+
+  void OnInitFinished(const absl::Status& status) {
+    if (!status.ok()) return OnStartupFailed(status);
+    if (stop_requested_) return Shutdown();
+    if (server_ == nullptr) StartServer();
+  }
+
+  void StartServer() {
     if (stop_requested_) return Shutdown();
     RpcServerOptions server_options;
     server_options.socket_path = opts_.socket_path;
@@ -75,8 +96,13 @@ class Daemon {
     if (!server.ok()) return Fail(std::string(server.status().message()));
     server_ = std::move(*server);
     started_ = true;
-    std::printf("bdevd: serving JSON-RPC on %s (%zu bdevs)\n", opts_.socket_path.c_str(),
-                ListBdevs().size());
+    if (CurrentRpcState() == RpcState::kStartup) {
+      std::printf("bdevd: serving JSON-RPC on %s, waiting for framework_start_init\n",
+                  opts_.socket_path.c_str());
+    } else {
+      std::printf("bdevd: serving JSON-RPC on %s (%zu bdevs)\n", opts_.socket_path.c_str(),
+                  ListBdevs().size());
+    }
     std::fflush(stdout);
   }
 

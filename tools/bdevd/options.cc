@@ -13,7 +13,13 @@
 namespace bdevkit::bdevd {
 namespace {
 
-enum LongOnly { kOptIgnoreInitErrors = 1000, kOptRpcMode, kOptBusyPoll, kOptDumpRpcDocs };
+enum LongOnly {
+  kOptIgnoreInitErrors = 1000,
+  kOptRpcMode,
+  kOptBusyPoll,
+  kOptDumpRpcDocs,
+  kOptWaitForRpc
+};
 
 std::string OptionText(char** argv) {
   const std::string last = argv[optind - 1];
@@ -34,6 +40,8 @@ std::string Usage(absl::string_view program) {
       "  -c, --json FILE           load this config (SPDK subsystems format) at start-up\n",
       "      --json-ignore-init-errors\n",
       "                            a failing config entry is logged, not fatal\n",
+      "      --wait-for-rpc        serve RPC in the start-up state (bdev_set_options, ...)\n",
+      "                            until framework_start_init starts the bdev layer\n",
       "  -L, --logflag COMPONENT   debug log of a component (bdev, rpc, malloc, ..., all)\n",
       "      --busy-poll           reactors spin when idle (default: sleep after a while)\n",
       "      --dump-rpc-docs       print the RPC reference (docs/rpc.md) and exit\n",
@@ -51,6 +59,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       {"json-ignore-init-errors", no_argument, nullptr, kOptIgnoreInitErrors},
       {"rpc-mode", required_argument, nullptr, kOptRpcMode},
       {"busy-poll", no_argument, nullptr, kOptBusyPoll},
+      {"wait-for-rpc", no_argument, nullptr, kOptWaitForRpc},
       {"dump-rpc-docs", no_argument, nullptr, kOptDumpRpcDocs},
       {"version", no_argument, nullptr, 'v'},
       {"help", no_argument, nullptr, 'h'},
@@ -97,6 +106,9 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       }
       case kOptBusyPoll:
         opts.busy_poll = true;
+        break;
+      case kOptWaitForRpc:
+        opts.wait_for_rpc = true;
         break;
       case kOptDumpRpcDocs:
         opts.dump_rpc_docs = true;

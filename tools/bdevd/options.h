@@ -19,6 +19,7 @@ struct Options {
   std::string config_file;                            // --json / -c
   bool ignore_init_errors = false;                    // --json-ignore-init-errors
   std::vector<std::string> log_flags;                 // -L (repeatable)
+  bool wait_for_rpc = false;                          // --wait-for-rpc
   bool busy_poll = false;                             // --busy-poll
   bool help = false;                                  // -h / --help
   bool version = false;                               // -v / --version

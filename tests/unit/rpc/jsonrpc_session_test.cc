@@ -274,6 +274,8 @@ TEST(SessionDispatchTest, RealRegistryAnswersUnknownMethodAndBadParams) {
   EXPECT_THAT(version["version"].get<std::string>(), HasSubstr("bdevkit"));
   EXPECT_TRUE(version["fields"]["major"].is_number());
   EXPECT_EQ(version["fields"]["suffix"], "");
+  // Keys in SPDK's order on the wire (results keep their insertion order).
+  EXPECT_THAT(lines[2], HasSubstr(R"("result":{"version":"bdevkit)"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // the malloc/null modules: bdev_get_bdevs (object, lookups, timeout),
 // bdev_get_iostat (counters, per_channel, reset_mode), bdev_examine, save_config's
 // bdev section and its round trip, log flags, rpc_get_methods, spdk_get_version.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,7 +29,7 @@ const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new testing::BdevLa
 
 json Ok(const RpcResult& r) {
   EXPECT_TRUE(r.ok()) << r.status();
-  return r.ok() ? *r : json();
+  return r.ok() ? json(*r) : json();
 }
 
 class RpcMethodsTest : public ::testing::Test {
@@ -78,6 +79,28 @@ TEST_F(RpcMethodsTest, GetBdevsFullObject) {
                           "preferred_unmap_granularity"}) {
     EXPECT_TRUE(b[key].is_number()) << key;
   }
+}
+
+// spdk-compat.md fixes the order of a bdev object's keys; rpc.py prints them as they
+// arrive, so users comparing with SPDK's output see the same layout.
+TEST_F(RpcMethodsTest, GetBdevsKeepsSpdkKeyOrder) {
+  Ok(CallRpc("bdev_null_create", {{"name", "Null0"}, {"num_blocks", 100}, {"block_size", 512}}));
+  RpcResult r = CallRpc("bdev_get_bdevs", {{"name", "Null0"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<std::string> keys;
+  for (auto it = (*r)[0].begin(); it != (*r)[0].end(); ++it) keys.push_back(it.key());
+  EXPECT_THAT(keys, ElementsAre("name", "aliases", "product_name", "block_size", "num_blocks",
+                                "preferred_write_alignment", "preferred_write_granularity",
+                                "optimal_write_size", "preferred_unmap_alignment",
+                                "preferred_unmap_granularity", "uuid", "assigned_rate_limits",
+                                "claimed", "zoned", "supported_io_types", "driver_specific"));
+  std::vector<std::string> limits;
+  for (auto it = (*r)[0]["assigned_rate_limits"].begin();
+       it != (*r)[0]["assigned_rate_limits"].end(); ++it) {
+    limits.push_back(it.key());
+  }
+  EXPECT_THAT(limits, ElementsAre("rw_ios_per_sec", "rw_mbytes_per_sec", "r_mbytes_per_sec",
+                                  "w_mbytes_per_sec"));
 }
 
 TEST_F(RpcMethodsTest, GetBdevsByNameAliasUuidAndErrors) {
@@ -181,10 +204,16 @@ TEST_F(RpcMethodsTest, SaveConfigOrderAndRoundTrip) {
   json subsystems = Ok(CallRpc("framework_get_subsystems", nullptr));
   ASSERT_EQ(subsystems, json::parse(R"([{"subsystem":"bdev","depends_on":[]}])"));
   json config = Ok(CallRpc("framework_get_config", {{"name", "bdev"}}));
-  ASSERT_EQ(config.size(), 3u);
-  EXPECT_EQ(config[0]["method"], "bdev_malloc_create");
-  EXPECT_EQ(config[1]["method"], "bdev_null_create");
-  EXPECT_EQ(config[2], json({{"method", "bdev_wait_for_examine"}}));
+  ASSERT_EQ(config.size(), 4u);
+  // The layer's options first, as SPDK writes them (pool size over all reactors).
+  EXPECT_EQ(config[0]["method"], "bdev_set_options");
+  EXPECT_EQ(config[0]["params"]["bdev_auto_examine"], true);
+  EXPECT_EQ(config[0]["params"]["bdev_io_pool_size"].get<uint64_t>() %
+                GetBdevLayerOptions().bdev_io_per_thread,
+            0u);
+  EXPECT_EQ(config[1]["method"], "bdev_malloc_create");
+  EXPECT_EQ(config[2]["method"], "bdev_null_create");
+  EXPECT_EQ(config[3], json({{"method", "bdev_wait_for_examine"}}));
   EXPECT_EQ(CallRpc("framework_get_config", {{"name", "nvmf"}}).status().code(),
             absl::StatusCode::kInvalidArgument);
 
@@ -197,6 +226,26 @@ TEST_F(RpcMethodsTest, SaveConfigOrderAndRoundTrip) {
   ASSERT_TRUE(loaded.ok()) << loaded;
   json after = Ok(CallRpc("bdev_get_bdevs", nullptr));
   EXPECT_EQ(after, before) << "save_config did not recreate the same bdevs";
+}
+
+// SPDK's states: a start-up-only method is refused at runtime with -1, and the config
+// loader skips it there (it ran in the start-up pass) instead of failing the load.
+TEST_F(RpcMethodsTest, StartupOnlyMethodsAtRuntime) {
+  RpcResult r = CallRpc("bdev_set_options", {{"bdev_io_pool_size", 8192}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("during start-up"));
+  json methods = Ok(CallRpc("rpc_get_methods", {{"current", true}}));
+  EXPECT_EQ(std::count(methods.begin(), methods.end(), "bdev_set_options"), 0);
+  EXPECT_EQ(std::count(methods.begin(), methods.end(), "bdev_get_bdevs"), 1);
+  json file = json::parse(R"({"subsystems":[{"subsystem":"bdev","config":[
+      {"method":"bdev_set_options","params":{"bdev_io_pool_size":1}},
+      {"method":"bdev_null_create","params":{"name":"NullS","num_blocks":8,"block_size":512}}]}]})");
+  absl::Status loaded = testing::OnApp<absl::Status>(
+      [&](std::function<void(absl::Status)> done) { LoadJsonConfig(file, std::move(done)); });
+  ASSERT_TRUE(loaded.ok()) << loaded;
+  EXPECT_NE(FindBdev("NullS"), nullptr);
+  EXPECT_EQ(GetBdevLayerOptions().bdev_io_per_thread, 4096u);
 }
 
 TEST_F(RpcMethodsTest, LogFlags) {
