@@ -214,7 +214,7 @@ void bdevkit_register_module_nvme() {
               {"high_priority_weight", RpcParamType::kUint, false, nullptr, "accepted, ignored"},
           },
       .handler = nv::SetOptionsHandler,
-      .startup_only = false,
+      .allowed_states = bdevkit::kRpcStartup | bdevkit::kRpcRuntime,
   };
   for (bdevkit::RpcMethod* m : {&attach, &detach, &get, &reset, &options}) {
     if (absl::Status s = bdevkit::RegisterRpcMethod(std::move(*m)); !s.ok()) {
