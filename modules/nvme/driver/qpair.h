@@ -45,6 +45,24 @@ struct Request {
     iovcnt = len == 0 ? 0 : 1;
     data_len = len;
   }
+
+  Request() = default;
+  // A copy made after SetBuffer() describes its own `single`, not the original's.
+  Request(const Request& o) { *this = o; }
+  Request& operator=(const Request& o) {
+    if (this == &o) return *this;
+    cmd = o.cmd;
+    iovs = o.iovs == &o.single ? &single : o.iovs;
+    iovcnt = o.iovcnt;
+    data_len = o.data_len;
+    to_device = o.to_device;
+    resubmits = o.resubmits;
+    cb = o.cb;
+    cb_arg = o.cb_arg;
+    next = o.next;
+    single = o.single;
+    return *this;
+  }
 };
 
 // High bit of a controller epoch: the controller failed (reset did not succeed).

@@ -330,6 +330,19 @@ TEST_F(QpairTest, SubmitRejectsWhatCannotEverRun) {
   EXPECT_EQ(d.calls, 0);
 }
 
+TEST(RequestTest, CopiesDescribeTheirOwnBuffer) {
+  char buf[512];
+  Request a;
+  a.SetBuffer(buf, sizeof(buf));
+  Request b = a;
+  EXPECT_EQ(b.iovs, &b.single);
+  EXPECT_EQ(b.single.iov_base, buf);
+  iovec external{buf, 512};
+  a.iovs = &external;
+  b = a;
+  EXPECT_EQ(b.iovs, &external);
+}
+
 struct TimeoutLog {
   std::vector<std::pair<uint16_t, bool>> seen;
   static void Cb(void* arg, Qpair&, uint16_t cid, bool first) {
