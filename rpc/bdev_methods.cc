@@ -59,11 +59,7 @@ RpcJson BdevObject(const Bdev& bdev) {
       {"preferred_unmap_alignment", p.block_size},
       {"preferred_unmap_granularity", p.block_size},
       {"uuid", bdev.uuid()},
-      {"assigned_rate_limits",
-       {{"rw_ios_per_sec", 0},
-        {"rw_mbytes_per_sec", 0},
-        {"r_mbytes_per_sec", 0},
-        {"w_mbytes_per_sec", 0}}},
+      {"assigned_rate_limits", QosLimitsJson(bdev)},
       {"claimed", bdev.claim_type() != ClaimType::kNone},
       {"zoned", false},
       {"supported_io_types", std::move(supported)},
@@ -299,16 +295,26 @@ json SetOptionsEntry() {
 
 json BdevSubsystemConfig() {
   // SPDK's order: the layer's options, module options and module-written creates
-  // (split), then each bdev's
-  // create call in registration order (bases before the virtual bdevs built on them),
-  // then a final bdev_wait_for_examine so examine-assembled bdevs exist on return.
+  // (split), then each bdev's create call in registration order (bases before the
+  // virtual bdevs built on them), each followed by its bdev_set_qos_limit, then a
+  // final bdev_wait_for_examine so examine-assembled bdevs exist on return. A bdev
+  // that writes no create call of its own (assembled by examine) gets its limits after
+  // that wait, when it exists again.
   json config = json::array();
+  json late_limits = json::array();
   config.push_back(SetOptionsEntry());
   for (BdevModule* m : ListModules()) m->WriteConfigJson(config);
   for (const std::string& name : ListBdevs()) {
-    if (Bdev* b = FindBdev(name)) b->AppendConfigJson(config);
+    Bdev* b = FindBdev(name);
+    if (b == nullptr) continue;
+    const size_t before = config.size();
+    b->AppendConfigJson(config);
+    json limits = QosConfigEntry(*b);
+    if (limits.is_null()) continue;
+    (config.size() > before ? config : late_limits).push_back(std::move(limits));
   }
   config.push_back({{"method", "bdev_wait_for_examine"}});
+  for (json& entry : late_limits) config.push_back(std::move(entry));
   return config;
 }
 

@@ -26,9 +26,10 @@ nlohmann::json BdevSubsystemConfig();
 
 // bdev_set_qos_limit (qos_methods.cc).
 std::vector<RpcMethod> QosRpcMethods();
-// A bdev's limits as bdev_get_bdevs shows them ("assigned_rate_limits", 0 = none),
-// and the bdev_set_qos_limit call that restores them (null when it has none).
-nlohmann::json QosLimitsJson(const Bdev& bdev);
+// A bdev's limits as bdev_get_bdevs shows them ("assigned_rate_limits", 0 = none;
+// keys in SPDK's order), and the bdev_set_qos_limit call that restores them (null
+// when it has none).
+nlohmann::ordered_json QosLimitsJson(const Bdev& bdev);
 nlohmann::json QosConfigEntry(const Bdev& bdev);
 
 }  // namespace bdevkit

@@ -41,9 +41,9 @@ void SetQosLimit(const json& params, RpcDone done) {
 
 }  // namespace
 
-nlohmann::json QosLimitsJson(const Bdev& bdev) {
+nlohmann::ordered_json QosLimitsJson(const Bdev& bdev) {
   const QosLimits limits = GetQosLimits(bdev);
-  json out = json::object();
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (const LimitField& f : kLimitFields) out[f.name] = limits.*f.member;
   return out;
 }

@@ -107,10 +107,10 @@ class QosChannel {
   void SendAttach();
   // Moves granted tokens from the mailbox into the wallet; true if there were any.
   bool CollectGrants();
-  // Raises the request flags of limits running low.
+  // Raises the request flags of limits running low (with kQosStarving when I/O waits).
   void AskIfLow() {
     if (QosMask fresh = wallet_.TakeNewRequests()) {
-      want_.fetch_or(fresh, std::memory_order_relaxed);
+      want_.fetch_or(fresh | (queue_.empty() ? 0 : kQosStarving), std::memory_order_relaxed);
     }
   }
   // Starts queued I/O, in order, while the wallet allows; true if any started.

@@ -105,7 +105,7 @@ PollStatus QosBudget::Slice() {
       granted = true;
     }
     // Still wanted, nothing to give this slice: asked again at the next one.
-    if (unmet_[i] != 0) qc->ReturnWants(unmet_[i]);
+    if (unmet_[i] != 0) qc->ReturnWants(unmet_[i] | (wants_[i] & kQosStarving));
     // Best effort: if the ring is full the reactor is not asleep anyway.
     if (granted && wake_channels_) qc->thread()->Send(WakeOnly, nullptr);
   }

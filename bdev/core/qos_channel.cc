@@ -32,6 +32,9 @@ bool QosChannel::AdmitSlow(BdevIo& io, QosMask kinds) {
       return true;
     }
   }
+  // The first to wait tells the owner so even if its kinds were asked for already
+  // (ahead of need): from now on tokens are needed, not just welcome.
+  if (queue_.empty()) want_.fetch_or(kinds | kQosStarving, std::memory_order_relaxed);
   queue_.Push(&io);
   AskIfLow();
   return false;

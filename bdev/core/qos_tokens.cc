@@ -89,12 +89,15 @@ void QosTokenSource::Distribute(std::span<const QosMask> wants,
   for (int k = 0; k < kNumQosKinds; ++k) {
     if (rates_.per_sec[k] == 0) continue;
     size_t askers = 0;
-    for (size_t i = 0; i < n; ++i) askers += (wants[i] & QosBit(k)) != 0;
-    if (askers == 0) {
-      // Nobody needs it now: bank a bounded burst, drop the rest.
-      pool_[k] = std::min(pool_[k], bank_cap(k));
-      continue;
+    bool starving = false;
+    for (size_t i = 0; i < n; ++i) {
+      if (!(wants[i] & QosBit(k))) continue;
+      ++askers;
+      starving |= (wants[i] & kQosStarving) != 0;
     }
+    // Nobody waits for it: keep a bounded burst, drop the rest.
+    if (!starving) pool_[k] = std::min(pool_[k], bank_cap(k));
+    if (askers == 0) continue;
     const int64_t pool = std::max<int64_t>(pool_[k], 0);
     const int64_t share = pool / static_cast<int64_t>(askers);
     const int64_t extra = pool % static_cast<int64_t>(askers);

@@ -26,6 +26,8 @@ inline constexpr int kNumQosKinds = 4;
 // A set of kinds, one bit per QosKind.
 using QosMask = uint32_t;
 inline constexpr QosMask QosBit(int kind) { return QosMask{1} << kind; }
+// In a request: the asker has I/O waiting for tokens (not only asking ahead).
+inline constexpr QosMask kQosStarving = QosMask{1} << 31;
 
 // Tokens per second of each kind; 0 = that kind is not limited.
 struct QosRates {
@@ -80,12 +82,16 @@ class QosTokenSource {
   // ticks, with the remainder carried to the next call so nothing is lost to rounding.
   void Refill(uint64_t now);
 
-  // Hands the pool out. wants[i] are the kinds requester i asked for; grants[i][k]
-  // receives its share of kind k (0 if none) and unmet[i] the kinds it asked for but
-  // got nothing of (it keeps waiting). Each kind's pool goes in equal parts to the
-  // requesters that asked for it, the remainder one token each from a start that
-  // rotates, so small pools are shared fairly over time. A kind nobody
-  // asked for banks its tokens up to kBankSlices slices' worth.
+  // Hands the pool out. wants[i] are the kinds requester i asked for (plus
+  // kQosStarving if it has I/O waiting); grants[i][k] receives its share of kind k (0
+  // if none) and unmet[i] the kinds it asked for but got nothing of (it keeps
+  // waiting). Each kind's pool goes in equal parts to the requesters that asked for
+  // it, the remainder one token each from a start that rotates, so small pools are
+  // shared fairly over time.
+  // The pool is capped at kBankSlices slices' worth unless an asker of that kind is
+  // starving: tokens made while nobody had I/O waiting (the owner ran late, a channel
+  // was only asking ahead) would otherwise come out as a burst; tokens made while I/O
+  // waited are all handed out, so a late owner does not lower the rate.
   void Distribute(std::span<const QosMask> wants,
                   std::span<std::array<int64_t, kNumQosKinds>> grants, std::span<QosMask> unmet);
 

@@ -133,7 +133,7 @@ TEST_F(QosTest, SplitIoCountsOnce) {
   const absl::Time start = absl::Now();
   RunOnApp([&] { ASSERT_EQ(desc_->Read(ch_, big.data(), 0, 8, OnIoDone, &r), 0); });
   ASSERT_TRUE(WaitFor([&] { return r.calls == 1; }));
-  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(6));
   RunOnApp([&] { EXPECT_EQ(b->log.size(), 8u); });  // it was split
 }
 
@@ -147,24 +147,25 @@ TEST_F(QosTest, ByteLimitCountsSplitIoByItsSize) {
   u.r_mbytes_per_sec = 1;
   ASSERT_TRUE(SetLimits("QB", u).ok());
   // 1 MiB read (256 children of 4 KiB): starts on the bank, leaves a 1 MiB debt, so
-  // the next read waits about a second.
+  // the next read waits about a second. The backend completes inline, so whether an
+  // I/O was admitted shows at once in its log: it sees the first children during
+  // the submit call itself.
   std::vector<char> big(2048 * 512);
-  IoResult first, second;
+  IoResult first, second, w;
   RunOnApp([&] { ASSERT_EQ(desc_->Read(ch_, big.data(), 0, 2048, OnIoDone, &first), 0); });
   ASSERT_TRUE(WaitFor([&] { return first.calls == 1; }));
   const absl::Time start = absl::Now();
-  RunOnApp([&] { ASSERT_EQ(desc_->Read(ch_, big.data(), 0, 1, OnIoDone, &second), 0); });
-  ASSERT_TRUE(WaitFor([&] { return second.calls == 1; }));
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(700));
-  // Writes are not under a read limit: one more megabyte goes at once.
-  IoResult w;
-  const absl::Time write_start = absl::Now();
   RunOnApp([&] {
-    EXPECT_EQ(b->log.size(), 2048u / 8 + 1);
-    EXPECT_EQ(desc_->Write(ch_, big.data(), 0, 2048, OnIoDone, &w), 0);
+    ASSERT_EQ(b->log.size(), 2048u / 8);
+    ASSERT_EQ(desc_->Read(ch_, big.data(), 0, 1, OnIoDone, &second), 0);
+    EXPECT_EQ(b->log.size(), 2048u / 8);  // held back by the debt
+    // Writes are not under a read limit: one more megabyte goes at once.
+    ASSERT_EQ(desc_->Write(ch_, big.data(), 0, 2048, OnIoDone, &w), 0);
+    EXPECT_GT(b->log.size(), 2048u / 8);
   });
-  ASSERT_TRUE(WaitFor([&] { return w.calls == 1; }));
-  EXPECT_LT(absl::Now() - write_start, absl::Milliseconds(500));
+  ASSERT_TRUE(WaitFor([&] { return second.calls == 1 && w.calls == 1; }));
+  // Tokens for the debt cannot come sooner, however fast the machine.
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(700));
 }
 
 TEST_F(QosTest, LiftingOrRaisingTheLimitStartsWaitingIo) {
@@ -240,7 +241,7 @@ TEST_F(QosTest, HotRemoveFailsThrottledIo) {
   // Without waiting for tokens (4 s at this limit).
   const absl::Time start = absl::Now();
   ASSERT_TRUE(WaitFor([&] { return order.size() == 5; }));
-  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(3500));
   for (int i = 1; i < 5; ++i) EXPECT_EQ(ios[i].status.error, -ENODEV) << i;
   RunOnApp([&] {
     ch_->Put();
@@ -300,10 +301,12 @@ TEST_F(QosTest, ThreadsShareOneLimit) {
   const double secs = absl::ToDoubleSeconds(absl::Now() - start);
   // At most the bank plus what the rate made (plus what each channel keeps in
   // reserve); at least a good part of it on a busy machine.
+  // The upper bound is exact (tokens cannot come sooner); the lower ones only say both
+  // threads made progress, even on a machine too busy to keep up.
   EXPECT_LE(total, 400 * secs + 16) << secs << " s";
-  EXPECT_GE(total, 400 * 0.5);
-  EXPECT_GT(loops[0].done.load(), 40);
-  EXPECT_GT(loops[1].done.load(), 40);
+  EXPECT_GE(total, 400 * 0.25);
+  EXPECT_GT(loops[0].done.load(), 10);
+  EXPECT_GT(loops[1].done.load(), 10);
   for (int i = 0; i < 2; ++i) {
     loops[i].stop = true;
   }

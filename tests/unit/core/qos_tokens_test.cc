@@ -84,6 +84,23 @@ TEST(QosTokenSourceTest, BanksABoundedBurstWhileNobodyAsks) {
   EXPECT_EQ(grants[0][kQosRwIops] + grants[1][kQosRwIops], 0);
 }
 
+// Tokens made while nobody had I/O waiting are capped, whoever asked ahead; tokens
+// made while I/O waited are all handed out, however late the owner comes.
+TEST(QosTokenSourceTest, LateOwnerBurstsOnlyForStarvingChannels) {
+  QosTokenSource src(kTps, kSlice);
+  src.SetRates(Iops(10'000), 0);  // bank: 20
+  std::vector<QosMask> ahead{QosBit(kQosRwIops)};
+  std::vector<QosMask> starving{QosBit(kQosRwIops) | kQosStarving};
+  std::vector<std::array<int64_t, kNumQosKinds>> grants(1);
+  std::vector<QosMask> unmet(1);
+  src.Refill(50 * kSlice);  // the owner comes 50 ms late: 500 made
+  src.Distribute(ahead, grants, unmet);
+  EXPECT_EQ(grants[0][kQosRwIops], 20);
+  src.Refill(100 * kSlice);
+  src.Distribute(starving, grants, unmet);
+  EXPECT_EQ(grants[0][kQosRwIops], 500);
+}
+
 TEST(QosTokenSourceTest, SplitsEvenlyAndRotatesTheRemainder) {
   QosTokenSource src(kTps, kSlice);
   src.SetRates(Iops(1000), 0);  // one token per slice
@@ -255,14 +272,18 @@ SimResult Simulate(const QosRates& rates, std::vector<SimChannel> chans, double 
       for (int k = 0; k < kNumQosKinds; ++k) {
         if (c.inbox[k] != 0) c.wallet.Deposit(k, std::exchange(c.inbox[k], 0));
       }
-      // As QosChannel::Admit, then its poller's AskIfLow.
+      // As QosChannel::Admit, then its poller's AskIfLow; an I/O that cannot start
+      // waits, and the channel says it is starving.
       const QosMask kinds = c.wallet.KindsOf(c.type);
       QosMask fresh = 0;
-      for (int n = 0; n < c.per_step && c.wallet.TryStart(kinds, c.io_bytes, fresh); ++n) {
+      int n = 0;
+      for (; n < c.per_step && c.wallet.TryStart(kinds, c.io_bytes, fresh); ++n) {
         c.want |= fresh;
         ++c.ios;
         c.bytes += c.io_bytes;
       }
+      const bool waiting = n < c.per_step;
+      if (waiting) c.want |= kinds | kQosStarving;
       c.want |= c.wallet.TakeNewRequests();
     }
   }
