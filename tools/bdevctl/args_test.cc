@@ -41,6 +41,12 @@ TEST(BdevctlArgsTest, SpdkPositionalForms) {
             json({{"name", "Malloc0"}, {"rw_ios_per_sec", 1500}}));
   EXPECT_EQ(Build("bdev_get_bdevs", {"-b", "M", "-t", "100"}),
             json({{"name", "M"}, {"timeout", 100}}));
+  EXPECT_EQ(
+      Build("bdev_nvme_attach_controller", {"-b", "Nvme0", "-t", "pcie", "-a", "0000:00:03.0"}),
+      json({{"name", "Nvme0"}, {"trtype", "pcie"}, {"traddr", "0000:00:03.0"}}));
+  EXPECT_EQ(Build("bdev_nvme_detach_controller", {"Nvme0"}), json({{"name", "Nvme0"}}));
+  EXPECT_EQ(Build("bdev_nvme_reset_controller", {"-b", "Nvme0"}), json({{"name", "Nvme0"}}));
+  EXPECT_EQ(Build("bdev_nvme_get_controllers", {"-n", "Nvme0"}), json({{"name", "Nvme0"}}));
   EXPECT_EQ(Build("spdk_kill_instance", {"SIGTERM"}), json({{"sig_name", "SIGTERM"}}));
   EXPECT_EQ(Build("spdk_get_version", {}), json());
 }
