@@ -205,24 +205,25 @@ void Job::OnComplete(void* arg, IoStatus status) {
     return;
   }
   const uint64_t latency = now - t.submit_ticks;
-  job.result_.counters.Record(latency, t.io_type);
-  job.result_.histogram.Record(latency);
+  if (job.verify_ && !t.verify_reading) {
+    job.result_.counters.Record(latency, IoType::kWrite);
+    job.result_.histogram.Record(latency);
+    // Even when stopping, read back what was just written: the drain checks it too.
+    t.verify_reading = true;
+    t.io_type = IoType::kRead;
+    t.timed_out = false;
+    job.Submit(t, now);
+    return;
+  }
   if (job.verify_) {
-    if (!t.verify_reading) {
-      // Even when stopping, read back what was just written: the drain checks it too.
-      t.verify_reading = true;
-      t.io_type = IoType::kRead;
-      t.timed_out = false;
-      job.Submit(t, now);
-      return;
-    }
     const auto mismatch =
         ComparePattern(t.buf, t.read_buf, job.block_size_, job.io_blocks_, t.offset_blocks,
                        PatternKey{t.offset_blocks, t.generation, job.config_.seed});
     job.ReleaseSlot(t);
     if (mismatch) {
-      // A read that returned wrong data is a failed I/O (Fail/s), as in SPDK. Only -f
-      // goes on after one (the reset workload tolerates failed I/O, not bad data).
+      // A read that returned wrong data is a failed I/O (Fail/s), not a completed one.
+      // Only -f goes on after one (the reset workload tolerates failed I/O, not bad
+      // data).
       ++job.result_.counters.io_failed;
       absl::Status why = absl::DataLossError(absl::StrCat(
           "verify miscompare on bdev ", job.config_.bdev_name, ": ", FormatMismatch(*mismatch)));
@@ -236,6 +237,8 @@ void Job::OnComplete(void* arg, IoStatus status) {
       return;
     }
   }
+  job.result_.counters.Record(latency, t.io_type);
+  job.result_.histogram.Record(latency);
   job.Continue(t, now);
 }
 

@@ -150,8 +150,7 @@ void RpcMode::OnRunDone(RunOutcome outcome) {
     return reply(absl::InternalError(
         absl::StrCat("bdevperf failed: ", absl::StrJoin(outcome.failures, "; "))));
   }
-  // The registry's JSON type sorts keys; the content is SPDK's shape all the same.
-  reply(nlohmann::json::parse(ResultsJson(outcome.results).dump()));
+  reply(ResultsJson(outcome.results));  // ordered: SPDK's key order on the wire too
 }
 
 void RpcMode::Shutdown(std::function<void()> done) {

@@ -13,6 +13,11 @@ void PrintError(absl::string_view message) {
 }
 
 void PrintRunOutput(const RunOutcome& outcome, int latency_level) {
+  if (outcome.results.empty()) {  // stopped before the timed run began
+    if (outcome.terminated) std::printf("Received shutdown signal before the run started\n");
+    std::fflush(stdout);
+    return;
+  }
   if (outcome.terminated && !outcome.results.empty()) {
     double seconds = 0;
     for (const JobResult& r : outcome.results) {
