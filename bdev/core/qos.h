@@ -66,18 +66,16 @@ class QosChannel {
   QosChannel& operator=(const QosChannel&) = delete;
 
   // ---- Channel thread ----
-  // The admission stage (see QosAdmit). Inline: with a positive balance and nothing
-  // waiting, this is a few compares and subtractions.
+  // The admission stage (see QosAdmit). Inline: while the limit is far from reached
+  // an I/O starts on the wallet's credit (a compare, a decrement, two adds).
   bool Admit(BdevIo& io) {
-    const QosMask kinds = wallet_.KindsOf(io.type);
-    if (kinds == 0) return true;  // flush, unmap...: not limited
-    QosMask fresh = 0;
+    // Only reads and writes are limited (IoType's first two values).
+    if (io.type != IoType::kRead && io.type != IoType::kWrite) return true;
     // FIFO: nothing overtakes an I/O already waiting.
-    if (queue_.empty() && wallet_.TryStart(kinds, io.length_bytes(), fresh)) [[likely]] {
-      if (fresh != 0) want_.fetch_or(fresh, std::memory_order_relaxed);
+    if (queue_.empty() && wallet_.TakeCredit(io.type, io.length_bytes())) [[likely]] {
       return true;
     }
-    return AdmitSlow(io, kinds);
+    return AdmitSlow(io);
   }
   // New rates: reconfigures the wallet and starts what no longer has to wait.
   void Configure(const QosRates& rates);
@@ -102,7 +100,7 @@ class QosChannel {
   QosBudget& budget() const { return budget_; }
 
  private:
-  bool AdmitSlow(BdevIo& io, QosMask kinds);
+  bool AdmitSlow(BdevIo& io);
   PollStatus Poll();
   void SendAttach();
   // Moves granted tokens from the mailbox into the wallet; true if there were any.

@@ -22,8 +22,10 @@ void StartQueued(BdevIo& io) {
 
 }  // namespace
 
-bool QosChannel::AdmitSlow(BdevIo& io, QosMask kinds) {
-  // Out of tokens (or I/O waiting): a grant may be in the mailbox already.
+bool QosChannel::AdmitSlow(BdevIo& io) {
+  const QosMask kinds = wallet_.KindsOf(io.type);
+  if (kinds == 0) return true;  // this type has no limit
+  // Out of credit (or I/O waiting): a grant may be in the mailbox already.
   if (queue_.empty()) {
     CollectGrants();
     QosMask fresh = 0;

@@ -124,7 +124,46 @@ void QosTokenSource::Distribute(std::span<const QosMask> wants,
 
 // ---- QosWallet -----------------------------------------------------------------------
 
+int64_t QosWallet::OwedCost(int kind) const {
+  const Owed& r = owed_[0];
+  const Owed& w = owed_[1];
+  switch (kind) {
+    case kQosRwIops:
+      return static_cast<int64_t>(r.ios + w.ios);
+    case kQosRwBytes:
+      return static_cast<int64_t>(r.bytes + w.bytes);
+    case kQosReadBytes:
+      return static_cast<int64_t>(r.bytes);
+    case kQosWriteBytes:
+      return static_cast<int64_t>(w.bytes);
+  }
+  return 0;
+}
+
+void QosWallet::Settle() {
+  if (owed_[0].ios == 0 && owed_[1].ios == 0) return;
+  for (int k = 0; k < kNumQosKinds; ++k) {
+    if (active_ & QosBit(k)) balance_[k] -= OwedCost(k);
+  }
+  owed_[0] = owed_[1] = Owed{};
+}
+
+void QosWallet::Recredit() {
+  credit_ = 0;
+  if (active_ == 0 || credit_bytes_ == 0) return;
+  uint64_t credit = UINT64_MAX;
+  for (int k = 0; k < kNumQosKinds; ++k) {
+    if (!(active_ & QosBit(k))) continue;
+    const int64_t floor = (asked_ & QosBit(k)) ? 0 : low_[k];
+    const int64_t room = balance_[k] - floor;
+    if (room <= 0) return;
+    credit = std::min(credit, static_cast<uint64_t>(room / QosCost(k, credit_bytes_)));
+  }
+  credit_ = credit;
+}
+
 void QosWallet::Configure(const QosRates& rates, uint64_t slice_ticks, uint64_t ticks_per_sec) {
+  Settle();
   const QosMask active = rates.Active();
   for (int k = 0; k < kNumQosKinds; ++k) {
     if (!(active & QosBit(k))) {
@@ -141,21 +180,59 @@ void QosWallet::Configure(const QosRates& rates, uint64_t slice_ticks, uint64_t 
   read_kinds_ = QosKindsOf(IoType::kRead) & active;
   write_kinds_ = QosKindsOf(IoType::kWrite) & active;
   asked_ &= active;
+  Recredit();
+}
+
+bool QosWallet::CanStart(QosMask kinds) {
+  Settle();
+  for (QosMask m = kinds; m != 0; m &= m - 1) {
+    if (balance_[__builtin_ctz(m)] <= 0) return false;
+  }
+  return true;
+}
+
+QosMask QosWallet::Charge(QosMask kinds, uint64_t bytes) {
+  Settle();
+  QosMask low = 0;
+  for (QosMask m = kinds; m != 0; m &= m - 1) {
+    const int k = __builtin_ctz(m);
+    balance_[k] -= QosCost(k, bytes);
+    if (balance_[k] < low_[k]) low |= QosBit(k);
+  }
+  credit_bytes_ = std::max(credit_bytes_, bytes);
+  Recredit();
+  return low;
+}
+
+bool QosWallet::TryStart(QosMask kinds, uint64_t bytes, QosMask& fresh) {
+  if (!CanStart(kinds)) {
+    Recredit();
+    return false;
+  }
+  fresh = Charge(kinds, bytes) & ~asked_;
+  asked_ |= fresh;
+  // Asked for now: the credit may run down to 0 instead of the low mark.
+  if (fresh != 0) Recredit();
+  return true;
 }
 
 void QosWallet::Deposit(int kind, int64_t tokens) {
   if (!(active_ & QosBit(kind))) return;  // granted just before the kind was turned off
+  Settle();
   balance_[kind] += tokens;
   asked_ &= ~QosBit(kind);
+  Recredit();
 }
 
 QosMask QosWallet::TakeNewRequests() {
+  Settle();
   QosMask low = 0;
   for (int k = 0; k < kNumQosKinds; ++k) {
     if ((active_ & QosBit(k)) && balance_[k] < low_[k]) low |= QosBit(k);
   }
   const QosMask fresh = low & ~asked_;
   asked_ |= fresh;
+  Recredit();
   return fresh;
 }
 

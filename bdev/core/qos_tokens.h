@@ -109,6 +109,13 @@ class QosTokenSource {
 };
 
 // Channel side: the tokens one channel holds. Channel thread only.
+//
+// Two lanes. The exact one (TryStart, CanStart/Charge) checks and spends each limit an
+// I/O counts against. The fast one (TakeCredit) lets an I/O start on credit: the
+// wallet keeps a count of I/O (of at most credit_bytes each) that can start without
+// any limit dropping below the point where the channel must ask for more, and only
+// counts what they spend; every other call settles that account first. So while a
+// limit is far from reached, an I/O costs a compare, a decrement and two adds.
 class QosWallet {
  public:
   // The channel may ask for more before it runs out: below kLowSlices slices' worth
@@ -127,35 +134,28 @@ class QosWallet {
     return type == IoType::kRead ? read_kinds_ : type == IoType::kWrite ? write_kinds_ : 0;
   }
 
+  // The fast lane, for a read or a write of `bytes`: true = it starts on credit (its
+  // tokens are counted and charged at the next settlement); false = use TryStart.
+  bool TakeCredit(IoType type, uint64_t bytes) {
+    if (credit_ == 0 || bytes > credit_bytes_) return false;
+    --credit_;
+    Owed& o = owed_[type == IoType::kWrite];
+    ++o.ios;
+    o.bytes += bytes;
+    return true;
+  }
+
   // Whether an I/O drawing on `kinds` (already masked with active()) may start: each
   // of them has a positive balance. An I/O larger than the balance may start and
   // leave it negative; that debt is paid from later grants, so the long-run rate is
   // exact whatever the I/O size.
-  bool CanStart(QosMask kinds) const {
-    for (QosMask m = kinds; m != 0; m &= m - 1) {
-      if (balance_[__builtin_ctz(m)] <= 0) return false;
-    }
-    return true;
-  }
+  bool CanStart(QosMask kinds);
   // Spends an I/O's tokens; returns the kinds that fell below their low mark.
-  QosMask Charge(QosMask kinds, uint64_t bytes) {
-    QosMask low = 0;
-    for (QosMask m = kinds; m != 0; m &= m - 1) {
-      const int k = __builtin_ctz(m);
-      balance_[k] -= QosCost(k, bytes);
-      if (balance_[k] < low_[k]) low |= QosBit(k);
-    }
-    return low;
-  }
-  // The I/O path in one call: if the I/O may start, spends its tokens and returns
+  QosMask Charge(QosMask kinds, uint64_t bytes);
+  // The exact lane in one call: if the I/O may start, spends its tokens and returns
   // true, with `fresh` = the kinds to ask the owner for now (below the low mark, not
   // asked yet; marked asked). Else changes nothing and returns false.
-  bool TryStart(QosMask kinds, uint64_t bytes, QosMask& fresh) {
-    if (!CanStart(kinds)) return false;
-    fresh = Charge(kinds, bytes) & ~asked_;
-    asked_ |= fresh;
-    return true;
-  }
+  bool TryStart(QosMask kinds, uint64_t bytes, QosMask& fresh);
   void Deposit(int kind, int64_t tokens);
 
   // Kinds running low that have not been asked for yet; marks them asked (the owner
@@ -164,16 +164,32 @@ class QosWallet {
   // Kinds asked for and not granted yet.
   QosMask asked() const { return asked_; }
 
-  int64_t balance(int kind) const { return balance_[kind]; }
+  // The balance, counting what I/O on credit spent.
+  int64_t balance(int kind) const { return balance_[kind] - OwedCost(kind); }
   int64_t low_mark(int kind) const { return low_[kind]; }
+  uint64_t credit() const { return credit_; }
 
  private:
+  struct Owed {
+    uint64_t ios = 0;
+    uint64_t bytes = 0;
+  };
+  int64_t OwedCost(int kind) const;
+  // Charges what I/O on credit spent.
+  void Settle();
+  // Recomputes the credit from the balances: for each limit, what stays above the
+  // low mark (above 0 once asked for) divided by the cost of an I/O of credit_bytes_.
+  void Recredit();
+
   QosMask active_ = 0;
   QosMask read_kinds_ = 0;
   QosMask write_kinds_ = 0;
   QosMask asked_ = 0;
   std::array<int64_t, kNumQosKinds> balance_{};
   std::array<int64_t, kNumQosKinds> low_{};
+  uint64_t credit_ = 0;
+  uint64_t credit_bytes_ = 0;  // the largest I/O seen: credit is counted in I/O this big
+  Owed owed_[2];               // reads, writes started on credit since the last settlement
 };
 
 }  // namespace bdevkit::core

@@ -192,6 +192,43 @@ TEST(QosWalletTest, TryStartChargesAndAsksOnlyOnce) {
   EXPECT_EQ(fresh, 0u);                                      // bytes already asked for, I/O not low
 }
 
+// The fast lane: credit is what stays above the low mark (above 0 once asked for), in
+// I/O of the largest size seen; what I/O on credit spend is charged when the wallet
+// settles, so balances and requests come out as with the exact lane.
+TEST(QosWalletTest, CreditLaneCountsLikeTheExactOne) {
+  QosWallet w;
+  QosRates r = Iops(10'000);  // low mark 20
+  r.per_sec[kQosRwBytes] = 100 * kMiB;
+  w.Configure(r, kSlice, kTps);
+  EXPECT_FALSE(w.TakeCredit(IoType::kRead, 4096));  // nothing yet
+  w.Deposit(kQosRwIops, 30);
+  w.Deposit(kQosRwBytes, 30 * 4096);
+  EXPECT_FALSE(w.TakeCredit(IoType::kRead, 4096));  // no I/O size seen yet
+  QosMask fresh = 0;
+  ASSERT_TRUE(w.TryStart(w.KindsOf(IoType::kRead), 4096, fresh));
+  EXPECT_EQ(fresh, QosBit(kQosRwBytes));  // 29 x 4 KiB is below the bytes' low mark
+  // Bytes were asked for (their floor is now 0); I/O keep 9 above their low mark.
+  EXPECT_EQ(w.credit(), 9u);
+  for (int i = 0; i < 9; ++i)
+    ASSERT_TRUE(w.TakeCredit(i % 2 ? IoType::kWrite : IoType::kRead, 4096));
+  EXPECT_FALSE(w.TakeCredit(IoType::kRead, 4096));
+  EXPECT_EQ(w.balance(kQosRwIops), 20);
+  EXPECT_EQ(w.balance(kQosRwBytes), 20 * 4096);
+  // The exact lane goes on, and asks for I/O once below their mark.
+  ASSERT_TRUE(w.TryStart(w.KindsOf(IoType::kRead), 4096, fresh));
+  EXPECT_EQ(fresh, QosBit(kQosRwIops));
+  EXPECT_EQ(w.credit(), 19u);                       // both asked: down to 0 now
+  EXPECT_FALSE(w.TakeCredit(IoType::kRead, 8192));  // bigger than credit was counted in
+  w.Deposit(kQosRwIops, 100);
+  w.Deposit(kQosRwBytes, 100 * 4096);
+  EXPECT_EQ(w.balance(kQosRwIops), 119);
+  EXPECT_EQ(w.asked(), 0u);
+  // Neither asked: above both low marks (I/O: 20; bytes: 2 ms of 100 MiB/s).
+  EXPECT_EQ(w.credit(),
+            std::min<uint64_t>(119 - 20, (119 * 4096 - w.low_mark(kQosRwBytes)) / 4096));
+  EXPECT_EQ(w.credit(), 67u);
+}
+
 TEST(QosWalletTest, ReconfigureKeepsBalancesOfKindsStillLimited) {
   QosWallet w;
   QosRates r = Iops(10'000);
@@ -275,9 +312,12 @@ SimResult Simulate(const QosRates& rates, std::vector<SimChannel> chans, double 
       // As QosChannel::Admit, then its poller's AskIfLow; an I/O that cannot start
       // waits, and the channel says it is starving.
       const QosMask kinds = c.wallet.KindsOf(c.type);
-      QosMask fresh = 0;
       int n = 0;
-      for (; n < c.per_step && c.wallet.TryStart(kinds, c.io_bytes, fresh); ++n) {
+      for (; n < c.per_step; ++n) {
+        QosMask fresh = 0;
+        if (!c.wallet.TakeCredit(c.type, c.io_bytes)) {
+          if (!c.wallet.TryStart(kinds, c.io_bytes, fresh)) break;
+        }
         c.want |= fresh;
         ++c.ios;
         c.bytes += c.io_bytes;
