@@ -206,13 +206,15 @@ compare)
   [[ $(grep -c 'Latency(us)' "$TMP/cmp.out") == 3 ]] || fail "compare: not one table per bdev"
   grep -qE '^Compare: randread, 4096 B, queue depth 8, 1 s, one bdev at a time$' "$TMP/cmp.out" ||
     fail "compare: no side-by-side header"
-  grep -qE '^bdev +IOPS +MiB/s +avg\(us\) +p99\(us\) +p99\.9\(us\) +CPU/IO reactor +CPU/IO process$' \
+  grep -qE '^bdev +IOPS +MiB/s +avg\(us\) +p99\(us\) +p99\.9\(us\) +CPU/IO reactor +CPU/IO process +reactor CPU$' \
     "$TMP/cmp.out" || fail "compare: no column header"
   for b in Null0 Malloc0 Aio0; do
     line=$(grep -E "^$b +[0-9]" "$TMP/cmp.out")
     [[ -n $line ]] || { fail "compare: no row for $b"; continue; }
     gt "$(echo "$line" | awk '{print $2}')" 0 || fail "compare: $b IOPS"
     gt "$(echo "$line" | awk '{print $7}')" 0 || fail "compare: $b CPU/IO reactor"
+    share=$(echo "$line" | awk '{print $11}' | tr -d %)
+    gt "$share" 0 && lt "$share" 101 || fail "compare: $b reactor CPU share '$share'"
   done
   grep -qE "^Plot \(latency CDF, IOPS\): $TMP/plot.svg$" "$TMP/cmp.out" || fail "compare: plot line"
   python3 - "$TMP/plot.svg" "$TMP/cmp.json.out" <<'PY' || fail "compare: SVG or JSON"

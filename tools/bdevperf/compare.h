@@ -6,10 +6,11 @@
 // CPU per I/O: the reactor threads' own CPU time (CLOCK_THREAD_CPUTIME_ID, read on
 // each job's thread at its start and end) and the whole process's (getrusage: also
 // the kernel's io_uring workers and the aio module's helper thread), each divided by
-// the I/Os done. Reactors busy-poll, so a reactor's CPU time is its wall time
-// whatever the load: the reactor column then says "a core for 1/IOPS seconds per
-// I/O", an upper bound on the work, not the work itself. The process column adds
-// what the kernel and helper threads spent on top of the polling cores.
+// the I/Os done. Reactors busy-poll: a reactor uses all the CPU the kernel gives it,
+// idle or not, so the reactor column is an upper bound on the work per I/O, not the
+// work itself. How much of a core the reactors got (their CPU time over their run
+// time) is printed too: 100% on a quiet machine, less when others compete for the
+// cores — then every figure of the row is squeezed.
 #ifndef BDEVKIT_TOOLS_BDEVPERF_COMPARE_H_
 #define BDEVKIT_TOOLS_BDEVPERF_COMPARE_H_
 
@@ -38,7 +39,8 @@ struct CompareRow {
   double max_us = 0;
   double reactor_cpu_ns_per_io = 0;
   double process_cpu_ns_per_io = 0;
-  LatencyHistogram histogram;  // every job of the bdev merged
+  double reactor_cpu_share = 0;  // reactor CPU time / (run time x jobs), 0..1
+  LatencyHistogram histogram;    // every job of the bdev merged
   uint64_t ticks_per_second = 1;
 };
 

@@ -13,7 +13,7 @@ namespace {
 constexpr double kWidth = 960, kHeight = 440;
 // The CDF panel and the bars panel, in SVG user units.
 constexpr double kCdfLeft = 70, kCdfRight = 560, kTop = 60, kBottom = 380;
-constexpr double kBarsLeft = 640, kBarsRight = 930;
+constexpr double kBarsLeft = 660, kBarsRight = 940;
 constexpr std::array<const char*, 8> kColors = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                                 "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
@@ -38,6 +38,13 @@ std::string ShortCount(double v) {
   if (v >= 1e6) return absl::StrFormat("%.2fM", v / 1e6);
   if (v >= 1e3) return absl::StrFormat("%.1fk", v / 1e3);
   return absl::StrFormat("%.0f", v);
+}
+
+// "12.3us", "4.56ms", "1.20s": a latency label.
+std::string LatencyLabel(double us) {
+  if (us >= 1e6) return absl::StrFormat("%.2fs", us / 1e6);
+  if (us >= 1e3) return absl::StrFormat("%.2fms", us / 1e3);
+  return absl::StrFormat("%.1fus", us);
 }
 
 std::string DecadeLabel(int decade) {
@@ -114,22 +121,48 @@ void DrawCdf(const std::vector<const CompareRow*>& rows, std::string& out) {
     // Legend, top left inside the panel.
     const double ly = kTop + 16 + 18 * static_cast<double>(i);
     out += Line(kCdfLeft + 10, ly - 4, kCdfLeft + 34, ly - 4, kColors[i % kColors.size()], 3);
-    out += Text(kCdfLeft + 40, ly, absl::StrFormat("%s  p99 %.1fus", r.bdev, r.p99_us));
+    out += Text(kCdfLeft + 40, ly, absl::StrCat(r.bdev, "  p99 ", LatencyLabel(r.p99_us)));
   }
 }
 
 void DrawBars(const std::vector<const CompareRow*>& rows, std::string& out) {
-  out += Text((kBarsLeft + kBarsRight) / 2, kTop - 12, "IOPS", "middle", 14);
-  double max_iops = 0;
-  for (const CompareRow* r : rows) max_iops = std::max(max_iops, r->iops);
+  double max_iops = 0, min_iops = 1e300;
+  for (const CompareRow* r : rows) {
+    max_iops = std::max(max_iops, r->iops);
+    min_iops = std::min(min_iops, std::max(r->iops, 1.0));
+  }
   if (max_iops <= 0) max_iops = 1;
+  // Backends differ by orders of magnitude (null vs a disk): beyond a factor of 20 a
+  // linear scale would leave the slow ones as invisible slivers, so go logarithmic.
+  const bool log_scale = max_iops / min_iops > 20;
+  const double top = kTop + 20, height = kBottom - top;
+  int d_lo = 0, d_hi = 1;
+  if (log_scale) {
+    d_lo = static_cast<int>(std::floor(std::log10(min_iops)));
+    d_hi = static_cast<int>(std::ceil(std::log10(max_iops)));
+    if (d_hi <= d_lo) d_hi = d_lo + 1;
+  }
+  auto bar_height = [&](double iops) {
+    if (!log_scale) return iops / max_iops * height;
+    const double f = (std::log10(std::max(iops, 1.0)) - d_lo) / (d_hi - d_lo);
+    return std::clamp(f, 0.0, 1.0) * height;
+  };
+  out += Text((kBarsLeft + kBarsRight) / 2, kTop - 12, log_scale ? "IOPS (log scale)" : "IOPS",
+              "middle", 14);
+  if (log_scale) {
+    for (int d = d_lo; d <= d_hi; ++d) {
+      const double y = kBottom - bar_height(std::pow(10.0, d));
+      out += Line(kBarsLeft, y, kBarsRight, y, "#dddddd", 1);
+      out += Text(kBarsLeft - 6, y + 4, ShortCount(std::pow(10.0, d)), "end", 11);
+    }
+  }
   const double slot =
       (kBarsRight - kBarsLeft) / static_cast<double>(std::max<size_t>(rows.size(), 1));
   const double bar = slot * 0.6;
   out += Line(kBarsLeft, kBottom, kBarsRight, kBottom, "#000000", 1);
   for (size_t i = 0; i < rows.size(); ++i) {
     const CompareRow& r = *rows[i];
-    const double h = r.iops / max_iops * (kBottom - kTop - 20);
+    const double h = bar_height(r.iops);
     const double x = kBarsLeft + slot * static_cast<double>(i) + (slot - bar) / 2;
     out += absl::StrFormat(
         "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", x,

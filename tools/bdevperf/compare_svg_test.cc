@@ -40,9 +40,17 @@ TEST(CompareSvg, OneCurveAndOneBarPerBdev) {
   EXPECT_NE(svg.find("Aio&amp;0"), std::string::npos);
   EXPECT_EQ(svg.find("Gone0"), std::string::npos);
   EXPECT_NE(svg.find("2.00M"), std::string::npos);  // bar label
+  // 2M vs 30k IOPS: bars on a log scale, or the slow bdev would be a sliver.
+  EXPECT_NE(svg.find("IOPS (log scale)"), std::string::npos);
   EXPECT_EQ(svg.find("http://", svg.find("<svg") + 20), std::string::npos)
       << "no external references";
   EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
+}
+
+TEST(CompareSvg, CloseRatesStayLinear) {
+  const std::string svg = CompareSvg({Row("A", 1e5, 20), Row("B", 2e5, 20)}, "t");
+  EXPECT_NE(svg.find(">IOPS</text>"), std::string::npos);
+  EXPECT_EQ(svg.find("log scale)</text>", svg.find("Latency CDF") + 30), std::string::npos);
 }
 
 TEST(CompareSvg, Escape) { EXPECT_EQ(XmlEscape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;"); }
