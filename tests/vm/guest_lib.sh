@@ -1,8 +1,8 @@
 # Sourced by the guest-side test scripts (they run inside the guest, started by
 # tests/vm/run.sh). A script defines test_NAME functions, sources this file and calls
 #   vm_dispatch "$@"; vm_main "$*" NAME:SECONDS ...
-# Each test then runs in its own bash process under `timeout` (which kills the whole
-# process group, daemons included), in the order given, its output going to
+# Each test then runs in its own bash process under `timeout` (its process group,
+# daemons included, is killed when it ends or times out), in the order given, its output going to
 # $BDEVKIT_VM_OUT/logs/NAME.log and its result to a line of $BDEVKIT_VM_RESULTS, which
 # run.sh prints as the summary on the host. A test passes by returning 0, is skipped
 # by `skip REASON` and fails by `fail REASON` (or any other exit status).
@@ -36,11 +36,14 @@ run() {
   local name=$1 limit=$2
   shift 2
   log "$name: $*"
+  local t0
+  t0=$(uptime_s)
   timeout -k 5 "$limit" "$@" >"$VM_WORK/$name.out" 2>"$VM_WORK/$name.err"
   RC=$?
   sed 's/^/  | /' "$VM_WORK/$name.out"
   sed 's/^/  ! /' "$VM_WORK/$name.err"
   [ "$RC" != 124 ] || echo "  (timed out after $limit s)"
+  echo "  (exit $RC, $(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }') s)"
   return 0
 }
 out() { cat "$VM_WORK/$1.out"; }
@@ -80,8 +83,14 @@ vm_main() {
     echo "=== $name (limit $limit s)"
     t0=$(uptime_s)
     rm -f "$VM_WORK/note.$name"
-    timeout -k 5 "$limit" bash "$script" --one "$name" >"$VM_LOGS/$name.log" 2>&1
+    # timeout leads its own process group: whatever the test left running (a daemon
+    # after a failure) is ended with the group, so it cannot hold the device for the
+    # next test.
+    timeout -k 5 "$limit" bash "$script" --one "$name" >"$VM_LOGS/$name.log" 2>&1 &
+    local tpid=$!
+    wait $tpid
     rc=$?
+    kill -KILL -- -$tpid 2>/dev/null
     secs=$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
     text=$(head -n1 "$VM_WORK/note.$name" 2>/dev/null)
     case $rc in

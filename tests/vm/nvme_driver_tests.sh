@@ -24,9 +24,14 @@ need_nvme_module() {
   need_bin BDEVD tools/bdevd/bdevd tools/bdevd
   need_bin BDEVCTL tools/bdevctl/bdevctl tools/bdevctl
   need_bin BDEVPERF tools/bdevperf/bdevperf tools/bdevperf
-  "$BDEVD" --dump-rpc-docs 2>/dev/null | grep -q bdev_nvme_attach_controller ||
+  # (Into a file first: grep -q would end the pipe early, and pipefail would see bdevd's SIGPIPE.)
+  "$BDEVD" --dump-rpc-docs >"$VM_WORK/rpc-docs.md" 2>&1
+  grep -q bdev_nvme_attach_controller "$VM_WORK/rpc-docs.md" ||
     fail "modules/nvme is in the build but bdevd has no bdev_nvme_attach_controller method"
   [ "$(driver_now)" = "$DRIVER" ] || fail "$BDF is on '$(driver_now)', not $DRIVER (bind_for_driver failed?)"
+}
+attach_params() { # NAME BDF
+  echo "{\"name\": \"$1\", \"trtype\": \"pcie\", \"traddr\": \"$2\"}"
 }
 write_config() { # FILE: a bdevperf/bdevd config attaching the controller as Nvme0
   cat >"$1" <<EOF
@@ -98,7 +103,7 @@ EOF
 test_rpc_attach_detach() {
   need_nvme_module
   start_bdevd
-  ctl attach bdev_nvme_attach_controller -b Nvme0 -t pcie -a "$BDF"
+  ctl attach call bdev_nvme_attach_controller "$(attach_params Nvme0 "$BDF")"
   expect_rc attach 0
   expect_out attach Nvme0n1
   expect_out attach Nvme0n2
@@ -116,20 +121,20 @@ test_rpc_attach_detach() {
   expect_out ctrlrs Nvme0
   expect_out ctrlrs "$BDF"
   # Bad input: a second controller of that name, a device that is not there.
-  ctl dup bdev_nvme_attach_controller -b Nvme0 -t pcie -a "$BDF"
+  ctl dup call bdev_nvme_attach_controller "$(attach_params Nvme0 "$BDF")"
   [ "$RC" = 1 ] || fail "a second attach as Nvme0 exited $RC, expected 1"
-  ctl missing bdev_nvme_attach_controller -b Nvme9 -t pcie -a 0000:00:09.0
+  ctl missing call bdev_nvme_attach_controller "$(attach_params Nvme9 0000:00:09.0)"
   [ "$RC" = 1 ] || fail "attaching a missing device exited $RC, expected 1"
   ctl save save_config
   expect_rc save 0
   expect_out save bdev_nvme_attach_controller
   cp "$VM_WORK/save.out" "$VM_WORK/saved.json"
-  ctl detach bdev_nvme_detach_controller -b Nvme0
+  ctl detach call bdev_nvme_detach_controller '{"name": "Nvme0"}'
   expect_rc detach 0
   ctl gone bdev_get_bdevs -b Nvme0n1
   [ "$RC" = 1 ] || fail "Nvme0n1 still there after the detach"
   # The controller was shut down cleanly: it attaches again.
-  ctl reattach bdev_nvme_attach_controller -b Nvme1 -t pcie -a "$BDF"
+  ctl reattach call bdev_nvme_attach_controller "$(attach_params Nvme1 "$BDF")"
   expect_rc reattach 0
   expect_out reattach Nvme1n1
   stop_bdevd
@@ -141,27 +146,85 @@ test_rpc_attach_detach() {
   stop_bdevd
 }
 
+# start_perf_server ARGS...: bdevperf -z over $CONFIG on $PERF_SOCK, answering RPC.
+PERF_SOCK=$VM_WORK/bdevperf.sock
+start_perf_server() {
+  "$BDEVPERF" -z -r "$PERF_SOCK" -c "$CONFIG" "$@" >"$VM_WORK/zperf.out" 2>&1 &
+  PERF_PID=$!
+  SOCK=$PERF_SOCK # ctl talks to it from now on
+  local deadline=$((SECONDS + 60))
+  until "$BDEVCTL" -s "$PERF_SOCK" -t 5 bdev_get_bdevs -b Nvme0n2 >/dev/null 2>&1; do
+    kill -0 $PERF_PID 2>/dev/null || { cat "$VM_WORK/zperf.out"; fail "bdevperf -z exited at start"; }
+    [ $SECONDS -lt $deadline ] || fail "bdevperf -z did not answer within 60 s"
+    sleep 0.2
+  done
+}
+stop_perf_server() {
+  "$BDEVCTL" -s "$PERF_SOCK" -t 30 spdk_kill_instance SIGTERM >/dev/null 2>&1 || kill -TERM $PERF_PID
+  local rc=0
+  wait $PERF_PID || rc=$?
+  log "bdevperf -z output:"
+  sed 's/^/  | /' "$VM_WORK/zperf.out"
+  [ $rc = 0 ] || fail "bdevperf -z exited with status $rc"
+}
+
 test_bdevperf_workloads() {
   need_nvme_module
   write_config "$CONFIG"
-  local have missing="" w ran=""
-  have=$("$BDEVPERF" --help 2>&1 | grep -E '^ *-w ' || true)
-  for w in verify write read randread randwrite unmap write_zeroes flush; do
-    if ! grep -qw "$w" <<<"$have"; then
-      missing+=" $w"
-      continue
-    fi
-    run "perf_$w" 120 "$BDEVPERF" -c "$CONFIG" -q 32 -o 4k -w "$w" -t 2
-    expect_perf "perf_$w" "$w" Nvme0n1 Nvme0n2
-    ran+=" $w"
+  # verify from the command line, as a user runs it...
+  run perf_cli 120 "$BDEVPERF" -c "$CONFIG" -q 32 -o 4k -w verify -t 2
+  expect_perf perf_cli verify Nvme0n1 Nvme0n2
+  # ... and every workload bdevperf has in one bdevperf -z, one perform_tests each: the
+  # controller is attached once (start-up costs more than the I/O under ASan and TCG).
+  local have w size missing="" runs=()
+  "$BDEVPERF" --help >"$VM_WORK/perf-help.txt" 2>&1
+  have=$(grep -E '^ *-w ' "$VM_WORK/perf-help.txt")
+  for w in verify write read randread randwrite rw randrw unmap write_zeroes flush reset; do
+    if grep -qw "$w" <<<"$have"; then runs+=("$w:4k"); else missing+=" $w"; fi
   done
-  # Multi-page transfers: 128 KiB (a PRP list) and 1 MiB (above the controller's MDTS,
-  # so the bdev layer splits it), verified.
-  run perf_verify_128k 120 "$BDEVPERF" -c "$CONFIG" -q 8 -o 128k -w verify -t 2
-  expect_perf perf_verify_128k verify Nvme0n1 Nvme0n2
-  run perf_verify_1m 120 "$BDEVPERF" -c "$CONFIG" -q 4 -o 1m -w verify -t 2
-  expect_perf perf_verify_1m verify Nvme0n1 Nvme0n2
-  note "ran:$ran, verify 128k, 1m${missing:+; bdevperf has no workload:$missing}"
+  # Multi-page transfers: 128 KiB needs a PRP list; 1 MiB is above the controller's
+  # MDTS (512 KiB), so the bdev layer splits it.
+  runs+=(verify:128k verify:1m)
+  start_perf_server -q 32 -o 4k -w verify -t 2
+  local spec params
+  for spec in "${runs[@]}"; do
+    w=${spec%%:*}
+    size=${spec##*:}
+    params="{\"workload_type\": \"$w\", \"io_size\": \"$size\", \"time_in_sec\": 2, \"queue_depth\": 16"
+    case $w in rw | randrw) params+=", \"rw_percentage\": 50" ;; esac
+    ctl "pt_${w}_$size" call perform_tests "$params}"
+    expect_rc "pt_${w}_$size" 0
+  done
+  stop_perf_server
+  # Each run: both namespaces did I/O of the workload's types, none failed.
+  python3 - "$VM_WORK" "${runs[@]}" <<'PYEOF' || fail "perform_tests results: see the log"
+import json, sys
+work, runs = sys.argv[1], sys.argv[2:]
+types = {"read": ["read"], "randread": ["read"], "write": ["write"], "randwrite": ["write"],
+         "rw": ["read", "write"], "randrw": ["read", "write"], "verify": ["read", "write"],
+         "reset": ["read", "write", "reset"], "unmap": ["unmap"], "flush": ["flush"],
+         "write_zeroes": ["write_zeroes"]}
+bad = []
+for spec in runs:
+    w, size = spec.split(":")
+    doc = json.load(open(f"{work}/pt_{w}_{size}.out"))
+    jobs = {r["job"]: r for r in doc["results"]}
+    for b in ("Nvme0n1", "Nvme0n2"):
+        r = jobs.get(b)
+        if r is None:
+            bad.append(f"{spec}: no result for {b}")
+            continue
+        if r["io_failed"] != 0 or r["io_timeout"] != 0:
+            bad.append(f"{spec} {b}: {r['io_failed']} failed, {r['io_timeout']} timed out")
+        for t in types[w]:
+            if r["ops"].get(t, 0) == 0:
+                bad.append(f"{spec} {b}: no {t} I/O ({r['ops']})")
+        print(f"{spec:18} {b}: {r['iops']:9.1f} IOPS, ops {r['ops']}")
+for b in bad:
+    print("FAIL:", b)
+sys.exit(1 if bad else 0)
+PYEOF
+  note "verify (command line); perform_tests: ${runs[*]}${missing:+; bdevperf has no workload:$missing}"
 }
 
 test_driver_device_tests() {
@@ -176,33 +239,28 @@ test_driver_device_tests() {
 
 test_reset_under_io() {
   need_nvme_module
-  "$BDEVPERF" --help 2>&1 | grep -qE '^ *-z ' || skip "bdevperf has no -z (wait for perform_tests over RPC) yet"
+  "$BDEVPERF" --help >"$VM_WORK/perf-help.txt" 2>&1
+  grep -qE '^ *-z ' "$VM_WORK/perf-help.txt" || skip "bdevperf has no -z (wait for perform_tests over RPC) yet"
   write_config "$CONFIG"
-  local psock=$VM_WORK/bdevperf.sock
-  "$BDEVPERF" -z -r "$psock" -c "$CONFIG" -q 32 -o 4k -w verify -t 8 >"$VM_WORK/zperf.out" 2>&1 &
-  local perf_pid=$!
-  SOCK=$psock
-  poll 60 "bdevperf -z answering on $psock" "$BDEVCTL" -s "$psock" -t 5 bdev_get_bdevs -b Nvme0n1
-  "$BDEVCTL" -s "$psock" -t 120 call perform_tests >"$VM_WORK/perform.out" 2>"$VM_WORK/perform.err" &
-  local tests_pid=$!
-  local i
+  start_perf_server -q 32 -o 4k -w verify -t 20
+  "$BDEVCTL" -s "$PERF_SOCK" -t 120 call perform_tests "{}" >"$VM_WORK/perform.out" 2>"$VM_WORK/perform.err" &
+  local tests_pid=$! i
   for i in 1 2 3; do
-    sleep 1.5
-    ctl "reset$i" bdev_nvme_reset_controller -b Nvme0
+    sleep 2
+    kill -0 $tests_pid 2>/dev/null || break
+    ctl "reset$i" call bdev_nvme_reset_controller '{"name": "Nvme0"}'
     expect_rc "reset$i" 0
   done
+  [ "${i}" = 3 ] || fail "perform_tests ended before the third reset: make the run longer"
   local rc=0
   wait $tests_pid || rc=$?
   log "perform_tests:"
   sed 's/^/  | /' "$VM_WORK/perform.out" "$VM_WORK/perform.err"
-  "$BDEVCTL" -s "$psock" -t 10 spdk_kill_instance SIGTERM >/dev/null 2>&1 || kill -TERM $perf_pid
-  local prc=0
-  wait $perf_pid || prc=$?
-  sed 's/^/  | /' "$VM_WORK/zperf.out"
-  [ $rc = 0 ] || fail "perform_tests failed (exit $rc) across three controller resets"
-  grep -qiE '"(io_failed|failed)": *[1-9]' "$VM_WORK/perform.out" && fail "I/O failed across the resets"
-  [ $prc = 0 ] || fail "bdevperf exited with status $prc"
-  note "verify across 3 resets of the controller, no failed I/O"
+  stop_perf_server
+  # perform_tests answers with an error when any I/O failed or a verify miscompared.
+  [ $rc = 0 ] || fail "perform_tests failed (exit $rc) across three controller resets: $(head -c 300 "$VM_WORK/perform.err")"
+  grep -qE '"io_failed": *[1-9]' "$VM_WORK/perform.out" && fail "I/O failed across the resets"
+  note "verify on both namespaces across 3 resets of the controller, no failed I/O"
 }
 
 test_driver_data_to_kernel() {
@@ -226,7 +284,7 @@ test_driver_data_to_kernel() {
     local rc=$?
     cat "$VM_WORK/check$ns.out"
     [ $rc = 0 ] || fail "nvme0n$ns: $(tail -n1 "$VM_WORK/check$ns.out")"
-    summary+=" n$ns: $(grep -oE '[0-9]+ hold bdevperf verify data' "$VM_WORK/check$ns.out" | cut -d' ' -f1) blocks;"
+    summary+=" n$ns: $(grep -oE 'the first [0-9]+ hold' "$VM_WORK/check$ns.out" | cut -d' ' -f3) blocks of $bs bytes;"
   done
   note "the kernel read back what our driver wrote:${summary%;}"
 }

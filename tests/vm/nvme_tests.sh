@@ -40,7 +40,7 @@ vm_main "$*" \
   reset_to_kernel:300 \
   bind_for_driver:300 \
   nvme_identify:300 \
-  rpc_attach_detach:300 \
+  rpc_attach_detach:600 \
   bdevperf_workloads:600 \
   driver_device_tests:600 \
   reset_under_io:300 \

@@ -1,14 +1,21 @@
-// vm_pattern_check: checks, byte for byte, the blocks bdevperf's verify wrote into a
-// namespace, as another reader sees them (the guest tests pipe the kernel's view in:
+// vm_pattern_check: checks, byte for byte, what one bdevperf verify run wrote into a
+// namespace, as another reader sees it (the guest tests pipe the kernel's view in:
 // dd if=/dev/nvme0n1 | vm_pattern_check ...). That is how tests/vm proves the data our
 // user-space NVMe driver wrote is really on the device after the kernel takes it back.
 //
 // Usage: vm_pattern_check --block-size N --seed S [--min-blocks K] [FILE]   (default stdin)
-// A block that starts with bdevperf's verify header must be exactly what bdevperf
-// writes for its position, its seed S and the write generation its header names
-// (tools/bdevperf/pattern.h); other blocks (never written by verify, zeroed, unmapped)
-// are counted and left alone. Exit 0: every verify block is right and there are at
-// least K (default 1); 1: a block is wrong (the first is described) or too few; 2: usage.
+// S is the --seed bdevperf ran with; each job writes with its own seed derived from S
+// and the job's index (tools/bdevperf/perf_run.cc), and one namespace is one job.
+// verify walks the bdev in order from LBA 0, so the run's blocks are a prefix
+// [0, P) of the namespace (all of it if the run wrapped around):
+//   - block 0 must carry a verify header of one of the run's jobs, which names the job;
+//   - every block of the prefix must be exactly what bdevperf writes for its position,
+//     that job's seed and the write generation its header names (pattern.h);
+//   - the first block that is not the job's ends the prefix; after it, blocks hold
+//     anything (zeroes, earlier runs' data) but never the job's data again — that
+//     would be a hole in what was written (a lost or misdirected write).
+// Exit 0: all of that holds and P >= K (default 1); 1: it does not (the first bad
+// block is described); 2: usage.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -65,6 +72,13 @@ size_t ReadFull(int fd, unsigned char* buf, size_t len) {
   return got;
 }
 
+// bdevperf's seed for job `index` of a run started with --seed `run_seed`
+// (perf_run.cc: "distinct streams per job, repeatable for a given --seed").
+uint64_t JobSeed(uint64_t run_seed, uint64_t index) {
+  return run_seed ^ ((index + 1) * 0x9e3779b97f4a7c15ull);
+}
+constexpr uint64_t kMaxJobs = 4096;
+
 uint64_t Load64(const unsigned char* p) {
   uint64_t v;
   std::memcpy(&v, p, 8);
@@ -106,19 +120,47 @@ int main(int argc, char** argv) {
 
   const size_t chunk_blocks = (1u << 20) / a.block_size + 1;
   std::vector<unsigned char> buf(chunk_blocks * a.block_size);
-  uint64_t lba = 0, verified = 0, other = 0, first = UINT64_MAX, last = 0;
+  uint64_t lba = 0, verified = 0, other = 0;
+  uint64_t prefix_end = UINT64_MAX;  // the first LBA not written by the job
+  uint64_t job = UINT64_MAX, job_seed = 0;
   for (;;) {
     const size_t got = ReadFull(fd, buf.data(), buf.size());
     const size_t blocks = got / a.block_size;
     for (size_t i = 0; i < blocks; ++i, ++lba) {
       const unsigned char* block = buf.data() + i * a.block_size;
-      if (Load64(block) != magic) {
+      // Header: magic, LBA, generation, seed (pattern.h).
+      const bool has_header = Load64(block) == magic;
+      const uint64_t seen = Load64(block + 24);
+      if (lba == 0) {
+        for (uint64_t j = 0; has_header && j < kMaxJobs && job == UINT64_MAX; ++j) {
+          if (JobSeed(a.seed, j) == seen) job = j;
+        }
+        if (job == UINT64_MAX) {
+          std::printf(
+              "vm_pattern_check: FAILED: LBA 0 does not hold data of a bdevperf verify "
+              "run with --seed %llu (%s)\n",
+              static_cast<unsigned long long>(a.seed),
+              has_header ? "its header names another run's seed" : "no verify header");
+          return 1;
+        }
+        job_seed = JobSeed(a.seed, job);
+      }
+      const bool ours = has_header && seen == job_seed;
+      if (!ours) {
+        if (prefix_end == UINT64_MAX) prefix_end = lba;
         ++other;
         continue;
       }
-      // Header: magic, LBA, generation, seed (pattern.h). Rebuild the block the header
-      // claims to be, at this position and with our seed, and compare every byte.
-      const bdevkit::perf::PatternKey key{lba, Load64(block + 16), a.seed};
+      if (prefix_end != UINT64_MAX) {
+        std::printf(
+            "vm_pattern_check: FAILED at block %llu: it holds this run's data, but block "
+            "%llu before it does not (a lost or misdirected write)\n",
+            static_cast<unsigned long long>(lba), static_cast<unsigned long long>(prefix_end));
+        return 1;
+      }
+      // Rebuild the block the header claims to be, at this position and with the job's
+      // seed, and compare every byte.
+      const bdevkit::perf::PatternKey key{lba, Load64(block + 16), job_seed};
       bdevkit::perf::FillPattern(expected.data(), a.block_size, 1, key);
       if (auto m =
               bdevkit::perf::ComparePattern(expected.data(), block, a.block_size, 1, lba, key)) {
@@ -128,8 +170,6 @@ int main(int argc, char** argv) {
         return 1;
       }
       ++verified;
-      if (first == UINT64_MAX) first = lba;
-      last = lba;
     }
     if (got < buf.size()) {
       if (got % a.block_size != 0) {
@@ -140,12 +180,15 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  if (lba == 0) {
+    std::printf("vm_pattern_check: FAILED: the input is empty\n");
+    return 1;
+  }
   std::printf(
-      "vm_pattern_check: %llu blocks of %u bytes: %llu hold bdevperf verify data (LBA %lld..%llu), "
-      "all correct; %llu hold other data\n",
+      "vm_pattern_check: %llu blocks of %u bytes: the first %llu hold the data of job %lld of the "
+      "verify run, all correct; %llu after them hold other data\n",
       static_cast<unsigned long long>(lba), a.block_size, static_cast<unsigned long long>(verified),
-      first == UINT64_MAX ? -1LL : static_cast<long long>(first),
-      static_cast<unsigned long long>(last), static_cast<unsigned long long>(other));
+      static_cast<long long>(job), static_cast<unsigned long long>(other));
   if (verified < a.min_blocks) {
     std::printf("vm_pattern_check: FAILED: expected at least %llu verify blocks\n",
                 static_cast<unsigned long long>(a.min_blocks));

@@ -15,9 +15,10 @@
 #   --smp N --mem MB  guest CPUs (default 2) and memory (default 1024)
 #
 # The script sees BDEVKIT_VM_MODE, BDEVKIT_BUILD, BDEVKIT_SRC (the repository),
-# BDEVKIT_VM_OUT (the results folder) and BDEVKIT_VM_RESULTS (results.tsv: one line
-# per test, "NAME<TAB>PASS|FAIL|SKIP<TAB>SECONDS<TAB>NOTE"); when that file has lines,
-# the summary is printed here after the guest is gone.
+# ASAN/UBSAN/LSAN_OPTIONS when set here, BDEVKIT_VM_OUT (the results folder) and
+# BDEVKIT_VM_RESULTS (results.tsv: one line per test, "NAME<TAB>PASS|FAIL|SKIP<TAB>
+# SECONDS<TAB>NOTE"); when that file has lines, the summary is printed here after the
+# guest is gone.
 #
 # The controller: serial "deadbeef" at 0000:00:03.0, namespace 1 = ns1.img (128 MiB,
 # 512-byte blocks), namespace 2 = ns2.img (64 MiB, 4096-byte blocks), sparse files.
@@ -114,6 +115,10 @@ guest_timeout=$((timeout - 15))
   echo "# written by tests/vm/run.sh; run by the guest's /init in the chroot"
   printf 'export BDEVKIT_VM_MODE=%q BDEVKIT_BUILD=%q BDEVKIT_SRC=%q\n' "$mode" "$build" "$repo"
   printf 'export BDEVKIT_VM_OUT=%q BDEVKIT_VM_RESULTS=%q\n' "$out" "$out/results.tsv"
+  # The sanitizers' settings (scripts/test.sh sets them) apply in the guest too.
+  for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+    [ -z "${!v:-}" ] || printf 'export %s=%q\n' "$v" "${!v}"
+  done
   printf 'cd %q || exit 1\n' "$PWD"
   printf 'exec /bin/bash %q' "$script"
   for a in "$@"; do printf ' %q' "$a"; done
