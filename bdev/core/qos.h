@@ -8,10 +8,11 @@
 //    configured rates (QosTokenSource: exact, no rounding to timeslices) and, every
 //    slice (1 ms), splits what it has among the channels that asked for more.
 //  - Each channel (QosChannel, on its own thread) spends tokens from its QosWallet:
-//    an I/O that finds a positive balance starts at once (one check per limit, no
-//    lock, no atomic); otherwise it waits in the channel's FIFO queue, and the
-//    channel's poller starts it when a grant arrives. A channel asks for more while
-//    it still has two slices' worth, so a limit that is not reached never stalls.
+//    an I/O that finds a positive balance starts at once (no lock, no atomic; while
+//    the limit is far from reached it starts on the wallet's credit, a compare and a
+//    few adds); otherwise it waits in the channel's FIFO queue, and the channel's
+//    poller starts it when a grant arrives. A channel asks for more while it still
+//    has two slices' worth, so a limit that is not reached never stalls.
 //  - Tokens and requests travel between the owner and a channel through mailboxes
 //    in the QosChannel: one atomic counter per limit that only the owner adds grants
 //    to and only the channel empties, and one atomic mask of requested limits that
@@ -26,7 +27,10 @@
 // bdev does over time equals the rate: every token made is handed out once. The
 // cost: tokens a channel holds but does not use (at most a few slices' worth each)
 // are a bounded burst later, and a big grant after the owner was descheduled is a
-// burst too (the long-run rate stays exact).
+// burst too (the long-run rate stays exact). Tokens made while no channel had I/O
+// waiting are capped at four slices' worth, so a late owner gives no start-up burst.
+// While the owner's thread is descheduled, channels run on what they hold and then
+// wait (SPDK's QoS thread is the same single dependency, and there all I/O waits).
 //
 // Core hooks: SubmitIo calls QosAdmit only when the channel has a QosChannel (one
 // predictable branch otherwise); channels attach/detach when created/destroyed and

@@ -66,8 +66,10 @@ int64_t QosTokensIn(uint64_t per_sec, uint64_t ticks, uint64_t ticks_per_sec);
 class QosTokenSource {
  public:
   // `slice_ticks`: how often the owner hands tokens out; the burst the source banks
-  // while nobody asks is kBankSlices of them.
-  static constexpr int kBankSlices = 2;
+  // while nobody waits is kBankSlices of them: twice a channel's reserve (its low
+  // mark), so an owner up to that late loses nothing for a channel that asked ahead
+  // of need, and one later still finds the channel starving (not capped).
+  static constexpr int kBankSlices = 4;
   QosTokenSource(uint64_t ticks_per_sec, uint64_t slice_ticks)
       : ticks_per_sec_(ticks_per_sec), slice_ticks_(slice_ticks) {}
 

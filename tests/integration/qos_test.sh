@@ -45,8 +45,10 @@ perf() {
     return 1
   fi
 }
-# total NAME FIELD: the sum of FIELD (iops, mibps) over the jobs of a run.
-total() { python3 -c "import json,sys; print(sum(j[sys.argv[2]] for j in json.load(open(sys.argv[1]))['results']))" "$TMP/$1.json" "$2"; }
+# total NAME FIELD: what the jobs of a run did together, in FIELD (iops, mibps): all
+# they completed over the longest job's runtime (a sum of per-job rates would count a
+# job that started late at a higher rate than the limit gave it).
+total() { python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results']; print(sum(j[sys.argv[2]] * j['runtime'] for j in r) / max(j['runtime'] for j in r))" "$TMP/$1.json" "$2"; }
 # within VALUE TARGET PERCENT: |VALUE/TARGET - 1| <= PERCENT/100.
 within() { awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { r = v / t; exit !(r >= 1 - p / 100 && r <= 1 + p / 100) }'; }
 # perf_within NAME FIELD TARGET PERCENT BDEVPERF_ARGS...: runs bdevperf and checks

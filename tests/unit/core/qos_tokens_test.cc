@@ -52,18 +52,18 @@ TEST(QosTokenSourceTest, RefillIsExactAcrossIrregularIntervals) {
 TEST(QosTokenSourceTest, NewLimitStartsWithABankAndLiftedLimitDropsIt) {
   QosTokenSource src(kTps, kSlice);
   src.SetRates(Iops(100'000), 0);
-  // Two slices' worth: 200 I/O.
-  EXPECT_EQ(src.pool(kQosRwIops), 200);
-  EXPECT_EQ(src.bank_cap(kQosRwIops), 200);
+  // Four slices' worth: 400 I/O.
+  EXPECT_EQ(src.pool(kQosRwIops), 400);
+  EXPECT_EQ(src.bank_cap(kQosRwIops), 400);
   // A very low limit still lets one I/O go at once.
   QosRates low = Iops(100'000);
   low.per_sec[kQosReadBytes] = 1;
   src.SetRates(low, 0);
   EXPECT_EQ(src.pool(kQosReadBytes), 1);
-  EXPECT_EQ(src.pool(kQosRwIops), 200);  // unchanged kind keeps its tokens
+  EXPECT_EQ(src.pool(kQosRwIops), 400);  // unchanged kind keeps its tokens
   low.per_sec[kQosRwIops] = 10'000;      // lowered: the bank shrinks to the new one
   src.SetRates(low, 0);
-  EXPECT_EQ(src.pool(kQosRwIops), 20);
+  EXPECT_EQ(src.pool(kQosRwIops), 40);
   src.SetRates(QosRates{}, 0);
   EXPECT_EQ(src.pool(kQosRwIops), 0);
   EXPECT_EQ(src.pool(kQosReadBytes), 0);
@@ -80,7 +80,7 @@ TEST(QosTokenSourceTest, BanksABoundedBurstWhileNobodyAsks) {
     src.Distribute(wants, grants, unmet);
     ASSERT_LE(src.pool(kQosRwIops), src.bank_cap(kQosRwIops));
   }
-  EXPECT_EQ(src.pool(kQosRwIops), 100);  // 2 slices at 50k/s
+  EXPECT_EQ(src.pool(kQosRwIops), 200);  // 4 slices at 50k/s
   EXPECT_EQ(grants[0][kQosRwIops] + grants[1][kQosRwIops], 0);
 }
 
@@ -88,14 +88,14 @@ TEST(QosTokenSourceTest, BanksABoundedBurstWhileNobodyAsks) {
 // made while I/O waited are all handed out, however late the owner comes.
 TEST(QosTokenSourceTest, LateOwnerBurstsOnlyForStarvingChannels) {
   QosTokenSource src(kTps, kSlice);
-  src.SetRates(Iops(10'000), 0);  // bank: 20
+  src.SetRates(Iops(10'000), 0);  // bank: 40
   std::vector<QosMask> ahead{QosBit(kQosRwIops)};
   std::vector<QosMask> starving{QosBit(kQosRwIops) | kQosStarving};
   std::vector<std::array<int64_t, kNumQosKinds>> grants(1);
   std::vector<QosMask> unmet(1);
   src.Refill(50 * kSlice);  // the owner comes 50 ms late: 500 made
   src.Distribute(ahead, grants, unmet);
-  EXPECT_EQ(grants[0][kQosRwIops], 20);
+  EXPECT_EQ(grants[0][kQosRwIops], 40);
   src.Refill(100 * kSlice);
   src.Distribute(starving, grants, unmet);
   EXPECT_EQ(grants[0][kQosRwIops], 500);
@@ -107,10 +107,10 @@ TEST(QosTokenSourceTest, SplitsEvenlyAndRotatesTheRemainder) {
   std::vector<QosMask> wants{QosBit(kQosRwIops), 0, QosBit(kQosRwIops)};
   std::vector<std::array<int64_t, kNumQosKinds>> grants(3);
   std::vector<QosMask> unmet(3);
-  src.Distribute(wants, grants, unmet);  // the bank of 2: one each
-  EXPECT_EQ(grants[0][kQosRwIops], 1);
+  src.Distribute(wants, grants, unmet);  // the bank of 4: two each
+  EXPECT_EQ(grants[0][kQosRwIops], 2);
   EXPECT_EQ(grants[1][kQosRwIops], 0);
-  EXPECT_EQ(grants[2][kQosRwIops], 1);
+  EXPECT_EQ(grants[2][kQosRwIops], 2);
   std::array<int64_t, 3> got{};
   for (int i = 1; i <= 1000; ++i) {
     src.Refill(i * kSlice);
