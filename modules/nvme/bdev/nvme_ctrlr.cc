@@ -36,8 +36,8 @@ void RunBlocking(std::function<absl::Status()> work, std::function<void(absl::St
 
 // ---- NvmeChannel -------------------------------------------------------------------
 
-NvmeChannel::NvmeChannel(NvmeCtrlr& ctrlr, std::unique_ptr<Qpair> qpair)
-    : ctrlr_(ctrlr), qpair_(std::move(qpair)), thread_(Thread::Current()) {
+NvmeChannel::NvmeChannel(NvmeCtrlr& ctrlr, std::unique_ptr<Qpair> qpair, IoBufferPool* pool)
+    : ctrlr_(ctrlr), qpair_(std::move(qpair)), thread_(Thread::Current()), pool_(pool) {
   poller_ = thread_->RegisterPoller([this] { return Poll(); }, absl::ZeroDuration(), "nvme_qpair");
   const uint64_t timeout_us = ctrlr_.options().timeout_us;
   if (timeout_us > 0) {
@@ -54,6 +54,11 @@ NvmeChannel::~NvmeChannel() {
   thread_->UnregisterPoller(poller_);
   if (timeout_poller_ != nullptr) thread_->UnregisterPoller(timeout_poller_);
   ctrlr_.controller().DestroyIoQpair(std::move(qpair_));
+  if (pool_ != nullptr) {
+    // The queue is gone, so the device no longer touches the pool's pages.
+    (void)ctrlr_.controller().device().dma().UnregisterMemory(pool_->base());
+    pool_->Release();
+  }
 }
 
 PollStatus NvmeChannel::Poll() {
@@ -129,7 +134,20 @@ std::unique_ptr<ChannelContext> NvmeCtrlr::CreateChannelContext() {
               Thread::Current()->name(), std::string(qp.status().message()));
     return nullptr;
   }
-  return std::make_unique<NvmeChannel>(*this, std::move(*qp));
+  // Map this thread's I/O buffer pool for the device once, so callers that allocate
+  // their buffers there (bdevkit/io_buffer.h) get zero-copy I/O. With UIO this needs
+  // the pool in hugepages, which it is not: those buffers keep using bounce pages.
+  IoBufferPool* pool = IoBufferPool::Acquire();
+  if (pool != nullptr) {
+    absl::Status s = controller_->device().dma().RegisterMemory(pool->base(), pool->size());
+    if (!s.ok()) {
+      LOG_DEBUG("nvme", "nvme: %s: thread %s's I/O buffer pool stays bounced: %s", name_,
+                Thread::Current()->name(), std::string(s.message()));
+      pool->Release();
+      pool = nullptr;
+    }
+  }
+  return std::make_unique<NvmeChannel>(*this, std::move(*qp), pool);
 }
 
 PollStatus NvmeCtrlr::PollAdmin() {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "bdevkit/io_buffer.h"
 #include "bdevkit/io_channel.h"
 #include "bdevkit/module.h"
 #include "bdevkit/runtime.h"
@@ -33,10 +34,12 @@ const char* TimeoutActionName(NvmeModuleOptions::TimeoutAction action);
 
 class NvmeCtrlr;
 
-// One thread's queue pair, polled by an active poller on that thread.
+// One thread's queue pair, polled by an active poller on that thread. It also maps the
+// thread's I/O buffer pool (bdevkit/io_buffer.h) for the device when it can, so I/O on
+// buffers from that pool goes zero copy instead of through bounce pages.
 class NvmeChannel : public ChannelContext {
  public:
-  NvmeChannel(NvmeCtrlr& ctrlr, std::unique_ptr<Qpair> qpair);
+  NvmeChannel(NvmeCtrlr& ctrlr, std::unique_ptr<Qpair> qpair, IoBufferPool* pool);
   ~NvmeChannel() override;
   Qpair& qpair() { return *qpair_; }
   Thread& thread() const { return *thread_; }
@@ -52,6 +55,7 @@ class NvmeChannel : public ChannelContext {
   Poller* poller_ = nullptr;
   Poller* timeout_poller_ = nullptr;
   uint64_t timeout_ticks_ = 0;
+  IoBufferPool* pool_ = nullptr;  // registered with the device's DmaSpace while held
 };
 
 class NvmeCtrlr : public IoDevice {

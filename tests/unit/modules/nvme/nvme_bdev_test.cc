@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bdevkit/bdev.h"
+#include "bdevkit/io_buffer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rpc/status_mapping.h"
@@ -142,6 +143,29 @@ TEST_F(NvmeBdevTest, EveryIoTypeReachesTheDevice) {
   EXPECT_EQ(bad.error, -EILSEQ);
   EXPECT_EQ(bad.nvme_sct, sct::kMedia);
   EXPECT_EQ(bad.nvme_sc, media_sc::kUnrecoveredReadError);
+}
+
+TEST_F(NvmeBdevTest, BuffersFromTheThreadsIoPoolWork) {
+  ASSERT_TRUE(Attach().ok());
+  TestDisk disk("Nvme0n1");  // its channel maps the app thread's pool for the device
+  ASSERT_TRUE(disk.ok());
+  IoBufferPool* pool = nullptr;
+  char* buf = nullptr;
+  OnAppSync([&] {
+    pool = IoBufferPool::Acquire();
+    buf = pool != nullptr ? static_cast<char*>(pool->Alloc(16384)) : nullptr;
+  });
+  ASSERT_NE(buf, nullptr);
+  for (int i = 0; i < 16384; ++i) buf[i] = static_cast<char>(i * 5 + 1);
+  ASSERT_TRUE(disk.Write(buf, 64, 32).ok());
+  EXPECT_EQ(0, std::memcmp(fake_->ns(1).data.data() + 64 * 512, buf, 16384));
+  std::memset(buf, 0, 16384);
+  ASSERT_TRUE(disk.Read(buf + 4096, 64, 24).ok());
+  EXPECT_EQ(0, std::memcmp(fake_->ns(1).data.data() + 64 * 512, buf + 4096, 12288));
+  OnAppSync([&] {
+    pool->Free(buf);
+    pool->Release();
+  });
 }
 
 TEST_F(NvmeBdevTest, ResetsKeepTheBdevsWorking) {

@@ -5,6 +5,7 @@
 #include "modules/nvme/driver/qpair.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <vector>
@@ -152,6 +153,32 @@ TEST_F(QpairTest, HeapBuffersGoThroughBouncePages) {
   EXPECT_TRUE(d2.cpl.ok());
   EXPECT_EQ(0, std::memcmp(in.data(), out.data(), 8192));
   EXPECT_EQ(qp_->free_bounce_pages(), 8u);
+}
+
+TEST_F(QpairTest, RegisteredUserMemoryIsZeroCopy) {
+  Make(16, 8);
+  void* mem = std::aligned_alloc(4096, 4 * 4096);
+  ASSERT_TRUE(dma_->RegisterMemory(mem, 4 * 4096).ok());
+  EXPECT_FALSE(dma_->RegisterMemory(mem, 4096).ok());  // overlaps
+  auto* buf = static_cast<uint8_t*>(mem);
+  for (int i = 0; i < 4 * 4096; ++i) buf[i] = static_cast<uint8_t>(i * 3);
+  iovec w{buf + 512, 3 * 4096};
+  Request req;
+  Done d;
+  Rw(req, true, 40, 24, &w, 1, &d);
+  ASSERT_EQ(qp_->Submit(req), 0);
+  RunUntil([&] { return d.calls == 1; });
+  EXPECT_TRUE(d.cpl.ok());
+  EXPECT_EQ(qp_->stats().bounced, 0u);
+  EXPECT_EQ(0, std::memcmp(fake_.ns(1).data.data() + 40 * 512, buf + 512, 3 * 4096));
+  ASSERT_TRUE(dma_->UnregisterMemory(mem).ok());
+  // Unregistered, the same buffer goes through bounce pages again.
+  Done d2;
+  Rw(req, true, 40, 24, &w, 1, &d2);
+  ASSERT_EQ(qp_->Submit(req), 0);
+  RunUntil([&] { return d2.calls == 1; });
+  EXPECT_EQ(qp_->stats().bounced, 1u);
+  std::free(mem);
 }
 
 TEST_F(QpairTest, IovecsWithPageAlignedJoinsAreZeroCopy) {
