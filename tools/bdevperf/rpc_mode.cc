@@ -112,22 +112,37 @@ absl::Status RpcMode::Start() {
 
 void RpcMode::PerformTests(const nlohmann::json& params, RpcDone done) {
   if (shutting_down_) return done(absl::UnavailableError("bdevperf is shutting down"));
-  if (run_ != nullptr) {
+  if (run_ != nullptr || reply_ != nullptr) {
     return done(absl::UnavailableError("another perform_tests is running; one at a time"));
   }
   auto test = MergeParams(opts_.test, params);
   if (!test.ok()) return done(test.status());
   if (absl::Status st = CheckTestParams(*test, opts_); !st.ok()) return done(st);
-  auto plan = PlanJobs(DescribeBdevs(), *test, opts_.every_core, opts_.only_bdev,
-                       Runtime::ReactorThreads().size());
-  if (!plan.ok()) return done(plan.status());
   reply_ = std::move(done);
-  run_ = std::make_unique<PerfRun>(RunSettings::From(opts_, *test), *std::move(plan));
-  run_->Start([this](RunOutcome outcome) { OnRunDone(std::move(outcome)); });
+  // Bdevs made over RPC just now may still be examined by virtual modules (which may
+  // claim them or read them): plan once that is over, as the start-up config does.
+  WaitForExamine([this, test = *test] {
+    auto plan = PlanJobs(DescribeBdevs(), test, opts_.every_core, opts_.only_bdev,
+                         Runtime::ReactorThreads().size());
+    if (!plan.ok() || shutting_down_) {
+      RpcDone reply = std::move(reply_);
+      reply_ = nullptr;
+      reply(shutting_down_ ? absl::UnavailableError("bdevperf is shutting down") : plan.status());
+      if (shutdown_done_) {  // Shutdown() waited for this call
+        auto then = std::move(shutdown_done_);
+        shutdown_done_ = nullptr;
+        Shutdown(std::move(then));
+      }
+      return;
+    }
+    run_ = std::make_unique<PerfRun>(RunSettings::From(opts_, test), *std::move(plan));
+    run_->Start([this](RunOutcome outcome) { OnRunDone(std::move(outcome)); });
+  });
 }
 
 void RpcMode::OnRunDone(RunOutcome outcome) {
   RpcDone reply = std::move(reply_);
+  reply_ = nullptr;
   // The run is destroyed after this callback returns (it is still on the stack); a
   // shutdown that waited for it goes on then.
   Thread::Current()->Send([this] {
@@ -155,10 +170,11 @@ void RpcMode::OnRunDone(RunOutcome outcome) {
 
 void RpcMode::Shutdown(std::function<void()> done) {
   shutting_down_ = true;
-  if (run_ != nullptr) {
-    // The run's caller gets the results so far; Shutdown goes on once it is gone.
+  if (run_ != nullptr || reply_ != nullptr) {
+    // The caller gets the results so far (or, still waiting for examine, an error);
+    // Shutdown goes on once the call is answered.
     shutdown_done_ = std::move(done);
-    run_->Stop();
+    if (run_ != nullptr) run_->Stop();
     return;
   }
   if (server_ == nullptr) return done();
