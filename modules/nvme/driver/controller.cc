@@ -340,7 +340,8 @@ absl::StatusOr<std::unique_ptr<Qpair>> Controller::CreateIoQpair(bool track_time
   config.qid = qid;
   config.entries = io_queue_entries_;
   config.max_transfer = max_transfer_;
-  config.bounce_pages = options_.bounce_pages;
+  // At least one max-size transfer's worth, so every request can be bounced.
+  config.bounce_pages = std::max(options_.bounce_pages, max_transfer_ / kPageSize);
   config.track_timeouts = track_timeouts;
   config.ctrlr_epoch = &epoch_;
   absl::StatusOr<std::unique_ptr<Qpair>> qp = Qpair::Create(device_->dma(), config);

@@ -27,7 +27,7 @@ struct ControllerOptions {
   uint32_t admin_entries = 32;
   uint32_t io_queue_entries = 256;  // per I/O queue pair; capped by CAP.MQES
   uint32_t io_queues = 64;          // asked for with Set Features (Number of Queues)
-  uint32_t bounce_pages = 512;      // per I/O queue pair
+  uint32_t bounce_pages = 512;      // per I/O queue pair (raised to hold a max transfer)
   absl::Duration admin_timeout = absl::Seconds(10);
   // Upper bound for any single wait on CSTS, whatever CAP.TO says (tests lower it).
   absl::Duration max_ready_wait = absl::Seconds(60);

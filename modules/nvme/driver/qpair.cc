@@ -32,6 +32,12 @@ absl::StatusOr<std::unique_ptr<Qpair>> Qpair::Create(DmaSpace& dma, const QpairC
         absl::StrCat("max transfer must be a multiple of 4 KiB up to ",
                      kMaxTransferPages * kPageSize, ", got ", config.max_transfer));
   }
+  if (uint64_t{config.bounce_pages} * kPageSize < config.max_transfer) {
+    // Every request the queue accepts must be able to go through bounce pages.
+    return absl::InvalidArgumentError(absl::StrCat("bounce pages (", config.bounce_pages,
+                                                   ") must hold the max transfer (",
+                                                   config.max_transfer, " bytes)"));
+  }
   const size_t sq_bytes = PageRound(config.entries * sizeof(Command));
   const size_t cq_bytes = PageRound(config.entries * sizeof(Completion));
   const size_t prp_bytes = PageRound((config.entries - 1) * size_t{kPrpListBytes});
@@ -99,11 +105,6 @@ int Qpair::Submit(Request& req) {
   uint64_t sum = 0;
   for (int i = 0; i < req.iovcnt; ++i) sum += req.iovs[i].iov_len;
   if (sum != req.data_len) return -EINVAL;
-  // Data outside DMA memory goes through bounce pages; it must fit in the pool.
-  if (req.data_len > uint64_t{config_.bounce_pages} * kPageSize && req.iovcnt > 0 &&
-      map_.Lookup(req.iovs[0].iov_base).contiguous == 0) {
-    return -EINVAL;
-  }
   req.next = nullptr;
   // Keep submission order: nothing overtakes requests already waiting.
   if (suspended_ || queue_head_ != nullptr || !TryStart(req)) Enqueue(req);

@@ -73,7 +73,8 @@ struct QpairConfig {
   uint32_t entries = 256;  // SQ and CQ entries; one less can be outstanding
   // Largest transfer in bytes (a multiple of the page size, <= kMaxTransferPages pages).
   uint32_t max_transfer = 128 * 1024;
-  // 4 KiB pages for data outside DMA memory (copied through them).
+  // 4 KiB pages for data outside DMA memory (copied through them); at least
+  // max_transfer's worth.
   uint32_t bounce_pages = 512;
   // Times a request is resubmitted after controller resets before it fails.
   uint8_t max_resubmits = 2;
@@ -104,8 +105,9 @@ class Qpair {
   }
 
   // Queues `req`. Returns 0: the callback will run from a later Poll(). -EINVAL: data
-  // larger than max_transfer, iovecs not adding up to data_len, or larger than the
-  // whole bounce pool while not in DMA memory; the callback will not run.
+  // larger than max_transfer, or iovecs not adding up to data_len; -ENODEV: the
+  // controller failed. The callback will not run on an error. (An accepted request
+  // always fits the bounce pages, which hold at least max_transfer.)
   // Owning thread; never blocks, never allocates.
   int Submit(Request& req);
 
