@@ -2,8 +2,6 @@
 // outstanding and the completion's eventfd wakes it (Thread::RegisterWakeFd). Without
 // the wake-up, the reactor would sleep through the completion and every I/O here
 // would hang (nothing else is due on this runtime).
-#include <time.h>
-
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -29,12 +27,6 @@ const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new SleepingEnv());
 
 ReactorStats Stats() { return Runtime::GetReactorStats().at(0); }
 
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 using SleepingKernelBdevTest = KernelBdevTest;
 
 TEST_P(SleepingKernelBdevTest, ReactorSleepsThroughEachIoAndTheCompletionWakesIt) {
@@ -44,8 +36,6 @@ TEST_P(SleepingKernelBdevTest, ReactorSleepsThroughEachIoAndTheCompletionWakesIt
   void* buf = AlignedBuf(8 * kBlock);
   constexpr int kIos = 100;
   const ReactorStats before = Stats();
-  const double cpu_before = ProcessCpuSeconds();
-  const absl::Time start = absl::Now();
   for (int i = 0; i < kIos; ++i) {
     const uint64_t block = static_cast<uint64_t>(i) * 8 % kFileBlocks;
     const absl::Time submitted = absl::Now();
@@ -54,8 +44,6 @@ TEST_P(SleepingKernelBdevTest, ReactorSleepsThroughEachIoAndTheCompletionWakesIt
     ASSERT_LT(absl::Now() - submitted, absl::Seconds(2)) << "read " << i;
     ASSERT_EQ(std::memcmp(buf, data_.data() + block * kBlock, 8 * kBlock), 0) << "read " << i;
   }
-  const double wall = absl::ToDoubleSeconds(absl::Now() - start);
-  const double cpu = ProcessCpuSeconds() - cpu_before;
   const ReactorStats after = Stats();
   std::free(buf);
   // Nearly every read outlasts 16 idle loops, so the reactor sleeps with it in flight
@@ -64,8 +52,8 @@ TEST_P(SleepingKernelBdevTest, ReactorSleepsThroughEachIoAndTheCompletionWakesIt
       << "sleeps " << after.sleeps - before.sleeps << ", by message "
       << after.wakes_by_message - before.wakes_by_message;
   EXPECT_GT(after.slept_ns, before.slept_ns);
-  // A spinning reactor would burn about one CPU for the whole loop.
-  EXPECT_LT(cpu, 0.8 * wall) << "cpu " << cpu << " s over " << wall << " s";
+  // CPU time against wall time is not asserted: on a loaded machine (CI) a 10 ms
+  // loop says nothing; the counters above are what prove the reactor slept.
   if (kind() == "uring") {
     absl::StatusOr<UringStats> s = testing::OnApp<absl::StatusOr<UringStats>>(
         [](auto done) { GetUringStats("K0", std::move(done)); });
