@@ -104,28 +104,42 @@ void SubmitOrWait(PassCtx& ctx) {
 }  // namespace
 
 bool ForwardIo(BdevDesc& base, IoChannel* base_ch, BdevIo& io, uint64_t base_offset_blocks) {
+  // Per I/O of every stacked bdev: cheapest and most likely to fail first, and the
+  // base's rules looked at only when it has any (one test for a plain backend).
   Bdev& bdev = base.bdev();
   BdevInternal& in = bdev.internal();
   // The channel must be the base's (the BdevChannel cast below relies on it).
   if (base_ch == nullptr || &base_ch->device() != static_cast<IoDevice*>(&in)) return false;
-  if (in.removing.load(std::memory_order_relaxed)) return false;
   BdevChannel& bch = base_ch->ctx<BdevChannel>();
-  if (bch.frozen) return false;
-  // A rate-limited base must see the I/O in its admission stage (qos.h).
-  if (bch.qos != nullptr) return false;
-  if (NeedsWritable(io.type) && !base.writable()) return false;
-  if (io.bdev_block_size != bdev.block_size() || !bdev.IoTypeSupported(io.type)) return false;
+  // Being removed, frozen by a reset, or rate-limited (a limited base must see the I/O
+  // in its admission stage, qos.h).
+  if (in.removing.load(std::memory_order_relaxed) || bch.frozen || bch.qos != nullptr) {
+    return false;
+  }
   const uint64_t size = in.num_blocks.load(std::memory_order_relaxed);
   if (base_offset_blocks > size || io.num_blocks > size - base_offset_blocks) return false;
-  if (!FitsBaseAsIs(bdev.properties(), io, base_offset_blocks)) return false;
+  const BdevProperties& p = bdev.properties();
+  if (io.bdev_block_size != p.block_size) return false;
+  if (io.type != IoType::kRead) {
+    if (NeedsWritable(io.type) && !base.writable()) return false;
+    // Reads and writes are what every backend does; the other types are asked.
+    if (io.type != IoType::kWrite && !bdev.IoTypeSupported(io.type)) return false;
+  }
+  const uint32_t rules = p.optimal_io_boundary | p.max_transfer_blocks | p.max_unmap_blocks |
+                         p.max_write_zeroes_blocks | (p.write_unit_size - 1) |
+                         (p.required_alignment & ~1u);
+  if (rules != 0 && !FitsBaseAsIs(p, io, base_offset_blocks)) return false;
 
   io.offset_blocks = base_offset_blocks;
   // As core::Dispatch: a completion inside the backend's SubmitIo is deferred, so the
   // caller's callback never runs in this stack (even when called outside a submit).
-  const bool was_in_submit = io.in_submit;
+  if (io.in_submit) {
+    BdevIoSubmitter::Submit(bdev, bch.backend(), io);
+    return true;
+  }
   io.in_submit = true;
   BdevIoSubmitter::Submit(bdev, bch.backend(), io);
-  io.in_submit = was_in_submit;
+  io.in_submit = false;
   return true;
 }
 

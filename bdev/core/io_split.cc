@@ -87,7 +87,10 @@ uint64_t ChildLength(const BdevIo& io, uint64_t offset) {
     case IoType::kRead:
     case IoType::kWrite:
       if (p.split_on_optimal_io_boundary && p.optimal_io_boundary != 0) {
-        len = std::min<uint64_t>(len, p.optimal_io_boundary - offset % p.optimal_io_boundary);
+        const uint64_t b = p.optimal_io_boundary;
+        // A power of two (a raid's strip always is): a mask, not a division per I/O.
+        const uint64_t into = (b & (b - 1)) == 0 ? offset & (b - 1) : offset % b;
+        len = std::min<uint64_t>(len, b - into);
       }
       if (p.max_transfer_blocks != 0) len = std::min<uint64_t>(len, p.max_transfer_blocks);
       // A misaligned I/O bounces; each piece must fit one bounce buffer.

@@ -158,8 +158,9 @@ absl::StatusOr<std::string> UuidParamOrGenerate(std::string_view user_uuid);
 // the virtual bdev's I/O; io.offset_blocks now holds the base offset, and the base's
 // backend uses io's driver context. Returns false, leaving `io` untouched, when the
 // base cannot take it as it is: being removed, frozen by a reset, rate-limited (QoS),
-// wrong channel, block size or type, out of the base's range, or the base would have
-// to split or bounce it.
+// wrong channel or block size, out of the base's range, a type other than read and
+// write the base does not support (reads and writes are taken as supported: every
+// backend does them), or the base would have to split or bounce it.
 // Forwarded I/O is counted in the virtual bdev's iostat, not the base's.
 // io's thread; never blocks; allocates nothing.
 bool ForwardIo(BdevDesc& base, IoChannel* base_ch, BdevIo& io, uint64_t base_offset_blocks);

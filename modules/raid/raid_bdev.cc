@@ -133,14 +133,25 @@ bool RaidBdev::IoTypeSupported(IoType type) const {
 void RaidBdev::SubmitIo(IoChannel& ch, BdevIo& io) {
   RaidChannel& rch = ch.ctx<RaidChannel>();
   const RaidLayout& layout = config_.layout;
-  if (io.type == IoType::kRead ||
-      (io.type == IoType::kWrite && layout.level() != RaidLevel::kRaid1)) {
-    if (layout.level() == RaidLevel::kRaid1) {
-      const uint32_t i = rch.next_read++ % layout.num_bases();
-      PassIoToBase(*config_.bases[i], rch.bases[i], io, layout.data_offset() + io.offset_blocks);
-      return;
+  if (io.type == IoType::kRead || io.type == IoType::kWrite) {
+    // The hot path: one strip (raid0) or member (concat) -> one base, forwarded.
+    BaseExtent e;
+    switch (layout.level()) {
+      case RaidLevel::kRaid0:
+        e = layout.MapRaid0(io.offset_blocks, io.num_blocks);
+        break;
+      case RaidLevel::kConcat:
+        e = layout.MapOne(io.offset_blocks, io.num_blocks);
+        break;
+      case RaidLevel::kRaid1:
+        if (io.type == IoType::kRead) {
+          const uint32_t i = rch.next_read++ % layout.num_bases();
+          PassIoToBase(*config_.bases[i], rch.bases[i], io,
+                       layout.data_offset() + io.offset_blocks);
+          return;
+        }
+        return StartFanOut(config_, rch, io);  // writes go to every copy
     }
-    const BaseExtent e = layout.MapOne(io.offset_blocks, io.num_blocks);
     if (ForwardIo(*config_.bases[e.base], rch.bases[e.base], io, e.offset_blocks)) return;
   }
   StartFanOut(config_, rch, io);

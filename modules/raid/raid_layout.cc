@@ -60,11 +60,14 @@ absl::StatusOr<RaidLayout> RaidLayout::Make(RaidLevel level, uint32_t strip_bloc
     }
     l.strip_blocks_ = strip_blocks;
     l.strip_shift_ = static_cast<uint32_t>(std::countr_zero(strip_blocks));
+    l.strip_mask_ = strip_blocks - 1;
   }
   const uint64_t n = base_num_blocks.size();
   l.bases_pow2_ = std::has_single_bit(n);
   l.bases_shift_ = static_cast<uint32_t>(std::countr_zero(n));
   l.bases_reciprocal_ = UINT64_MAX / n + 1;
+  l.num_bases_ = static_cast<uint32_t>(n);
+  l.bases_mask_ = n - 1;
   const uint64_t unit = striped ? strip_blocks : 1;
   for (size_t i = 0; i < base_num_blocks.size(); ++i) {
     const uint64_t blocks = base_num_blocks[i];
@@ -98,34 +101,10 @@ absl::StatusOr<RaidLayout> RaidLayout::Make(RaidLevel level, uint32_t strip_bloc
   return l;
 }
 
-void RaidLayout::DivideStrip(uint64_t strip, uint64_t* quotient, uint32_t* remainder) const {
-  if (bases_pow2_) {
-    *quotient = strip >> bases_shift_;
-    *remainder = static_cast<uint32_t>(strip & ((uint64_t{1} << bases_shift_) - 1));
-    return;
-  }
-  const uint64_t n = data_size_.size();
-  if (strip >> 32 == 0) {
-    // Lemire's fastdiv/fastmod for 32-bit numerators: exact for any 32-bit divisor.
-    const uint64_t low = bases_reciprocal_ * strip;
-    *quotient =
-        static_cast<uint64_t>((static_cast<unsigned __int128>(bases_reciprocal_) * strip) >> 64);
-    *remainder = static_cast<uint32_t>((static_cast<unsigned __int128>(low) * n) >> 64);
-    return;
-  }
-  *quotient = strip / n;
-  *remainder = static_cast<uint32_t>(strip % n);
-}
-
 BaseExtent RaidLayout::MapOne(uint64_t offset, uint64_t num) const {
   switch (level_) {
-    case RaidLevel::kRaid0: {
-      uint64_t base_strip;
-      uint32_t base;
-      DivideStrip(offset >> strip_shift_, &base_strip, &base);
-      const uint64_t in_strip = offset & (uint64_t{strip_blocks_} - 1);
-      return {base, data_offset_ + (base_strip << strip_shift_) + in_strip, num};
-    }
+    case RaidLevel::kRaid0:
+      return MapRaid0(offset, num);
     case RaidLevel::kConcat: {
       // The last member starting at or before `offset`.
       auto it = std::upper_bound(member_start_.begin(), member_start_.end(), offset);

@@ -47,7 +47,7 @@ class RaidLayout {
 
   RaidLevel level() const { return level_; }
   uint32_t strip_blocks() const { return strip_blocks_; }
-  uint32_t num_bases() const { return static_cast<uint32_t>(data_size_.size()); }
+  uint32_t num_bases() const { return num_bases_; }
   uint64_t num_blocks() const { return num_blocks_; }
   uint64_t data_offset() const { return data_offset_; }
   // Blocks of base `i` that hold raid data (after the data offset).
@@ -57,6 +57,13 @@ class RaidLayout {
   // strip (raid0) or one member (concat) — the core's split on the optimal I/O
   // boundary (= the strip) guarantees it for reads and writes. raid1: base 0's copy.
   BaseExtent MapOne(uint64_t offset, uint64_t num) const;
+  // MapOne for raid0, inline: the raid's I/O path.
+  BaseExtent MapRaid0(uint64_t offset, uint64_t num) const {
+    uint64_t base_strip;
+    uint32_t base;
+    DivideStrip(offset >> strip_shift_, &base_strip, &base);
+    return {base, data_offset_ + (base_strip << strip_shift_) + (offset & strip_mask_), num};
+  }
 
   // The part of [offset, offset + num) that lives on base `i`: for raid0 the strips
   // of the range that fall on that base are consecutive there, so it is one range
@@ -69,7 +76,21 @@ class RaidLayout {
   // strip index -> (base, strip on that base) without a 64-bit division on the I/O
   // path: a shift when the base count is a power of two, else a multiply by the
   // precomputed reciprocal (exact for indexes below 2^32), else a division.
-  void DivideStrip(uint64_t strip, uint64_t* quotient, uint32_t* remainder) const;
+  void DivideStrip(uint64_t strip, uint64_t* quotient, uint32_t* remainder) const {
+    if (bases_pow2_) {
+      *quotient = strip >> bases_shift_;
+      *remainder = static_cast<uint32_t>(strip & bases_mask_);
+    } else if (strip >> 32 == 0) {
+      // Lemire's fastdiv/fastmod for 32-bit numerators: exact for any 32-bit divisor.
+      const uint64_t low = bases_reciprocal_ * strip;
+      *quotient =
+          static_cast<uint64_t>((static_cast<unsigned __int128>(bases_reciprocal_) * strip) >> 64);
+      *remainder = static_cast<uint32_t>((static_cast<unsigned __int128>(low) * num_bases_) >> 64);
+    } else {
+      *quotient = strip / num_bases_;
+      *remainder = static_cast<uint32_t>(strip % num_bases_);
+    }
+  }
 
   RaidLevel level_ = RaidLevel::kRaid0;
   uint32_t strip_blocks_ = 0;
@@ -77,6 +98,9 @@ class RaidLayout {
   bool bases_pow2_ = false;
   uint64_t bases_reciprocal_ = 0;  // 2^64 / base count, rounded up
   uint32_t strip_shift_ = 0;
+  uint64_t strip_mask_ = 0;  // strip_blocks_ - 1
+  uint32_t num_bases_ = 0;
+  uint64_t bases_mask_ = 0;  // base count - 1 (used when it is a power of two)
   uint64_t data_offset_ = 0;
   uint64_t num_blocks_ = 0;
   std::vector<uint64_t> data_size_;

@@ -23,12 +23,18 @@ SplitPart::SplitPart(SplitModule* module, BdevProperties props, SplitConfig* con
       config_(config),
       base_(base),
       offset_blocks_(offset_blocks),
-      part_blocks_(num_blocks()) {}
+      part_blocks_(num_blocks()) {
+  // Asked on every I/O by the core: the base's answers, taken once. A reset of the
+  // base would reach its other parts: the core's reset (quiesce this part, let its
+  // I/O drain) is what a part gets.
+  for (int t = 0; t < kNumIoTypes; ++t) {
+    const IoType type = static_cast<IoType>(t);
+    if (type != IoType::kReset && base->bdev().IoTypeSupported(type)) supported_ |= 1u << t;
+  }
+}
 
 bool SplitPart::IoTypeSupported(IoType type) const {
-  // A reset of the base would reach its other parts: the core's reset (quiesce this
-  // part, let its I/O drain) is what a part gets.
-  return type != IoType::kReset && base_->bdev().IoTypeSupported(type);
+  return (supported_ >> static_cast<int>(type)) & 1;
 }
 
 void SplitPart::SubmitIo(IoChannel& ch, BdevIo& io) {
@@ -38,7 +44,10 @@ void SplitPart::SubmitIo(IoChannel& ch, BdevIo& io) {
     CompleteIo(io, IoStatus::Error(-EINVAL));
     return;
   }
-  PassIoToBase(*base_, ch.ctx<PartChannel>().base, io, offset_blocks_ + io.offset_blocks);
+  IoChannel* base_ch = ch.ctx<PartChannel>().base;
+  const uint64_t base_offset = offset_blocks_ + io.offset_blocks;
+  if (ForwardIo(*base_, base_ch, io, base_offset)) return;
+  PassIoToBase(*base_, base_ch, io, base_offset);  // through the base's descriptor
 }
 
 std::unique_ptr<ChannelContext> SplitPart::CreateChannelContext() {

@@ -37,6 +37,7 @@ class SplitPart final : public Bdev, public IoDevice {
   BdevDesc* const base_;
   const uint64_t offset_blocks_;
   const uint64_t part_blocks_;
+  uint32_t supported_ = 0;  // bit per IoType
 };
 
 }  // namespace bdevkit::split
