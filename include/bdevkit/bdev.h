@@ -169,6 +169,7 @@ class Bdev {
 };
 
 class BdevDesc;
+class IoAwaitable;  // bdevkit/co.h
 
 // Finds a bdev by name, alias or UUID. The pointer is only safe to use while the
 // caller holds a descriptor open on it, or on the app thread. Any thread.
@@ -227,6 +228,22 @@ class BdevDesc {
   // Quiesces the bdev on every thread, fails I/O queued in the layer with -ECANCELED,
   // lets the backend reset, then resumes. New I/O during a reset fails with -EAGAIN.
   int Reset(IoChannel* ch, IoCallback cb, void* cb_arg);
+
+  // Coroutine forms (include bdevkit/co.h, which defines IoAwaitable): the same I/O,
+  // awaited in a coroutine: `IoStatus s = co_await desc->Read(ch, buf, offset, n);`.
+  // The coroutine resumes on this thread with the completion's status; a submit error
+  // is the result at once, except -ENOMEM, which is waited out (QueueIoWait). Nothing
+  // is allocated: the awaitable lives in the coroutine's frame.
+  IoAwaitable Read(IoChannel* ch, void* buf, uint64_t offset_blocks, uint64_t num_blocks);
+  IoAwaitable Readv(IoChannel* ch, const iovec* iov, int iovcnt, uint64_t offset_blocks,
+                    uint64_t num_blocks);
+  IoAwaitable Write(IoChannel* ch, const void* buf, uint64_t offset_blocks, uint64_t num_blocks);
+  IoAwaitable Writev(IoChannel* ch, const iovec* iov, int iovcnt, uint64_t offset_blocks,
+                     uint64_t num_blocks);
+  IoAwaitable WriteZeroes(IoChannel* ch, uint64_t offset_blocks, uint64_t num_blocks);
+  IoAwaitable Unmap(IoChannel* ch, uint64_t offset_blocks, uint64_t num_blocks);
+  IoAwaitable Flush(IoChannel* ch, uint64_t offset_blocks, uint64_t num_blocks);
+  IoAwaitable Reset(IoChannel* ch);
 
   // After -ENOMEM: `entry->cb` runs once a BdevIo frees on ch's thread. The entry
   // must stay alive until then. Returns -EINVAL if BdevIo are in fact available.

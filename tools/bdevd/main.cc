@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "bdevkit/bdev.h"
 #include "bdevkit/log.h"
+#include "bdevkit/plugin.h"
 #include "bdevkit/rpc.h"
 #include "bdevkit/rpc_server.h"
 #include "bdevkit/runtime.h"
@@ -160,6 +161,14 @@ class Daemon {
 
 int Run(const Options& options) {
   RegisterBuiltinModules();
+  // Plugins before anything else uses the registries: their methods are then in the
+  // docs, and their modules there for the config.
+  for (const std::string& path : options.module_plugins) {
+    if (absl::Status s = LoadModulePlugin(path); !s.ok()) {
+      PrintError(std::string(s.message()));
+      return 1;
+    }
+  }
   if (options.dump_rpc_docs) {
     std::fputs(RpcReferenceMarkdown().c_str(), stdout);
     return 0;

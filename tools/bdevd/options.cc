@@ -18,7 +18,8 @@ enum LongOnly {
   kOptRpcMode,
   kOptBusyPoll,
   kOptDumpRpcDocs,
-  kOptWaitForRpc
+  kOptWaitForRpc,
+  kOptLoadModule
 };
 
 std::string OptionText(char** argv) {
@@ -44,6 +45,8 @@ std::string Usage(absl::string_view program) {
       "                            until framework_start_init starts the bdev layer\n",
       "  -L, --logflag COMPONENT   debug log of a component (bdev, rpc, malloc, ..., all)\n",
       "      --busy-poll           reactors spin when idle (default: sleep after a while)\n",
+      "      --load-module PATH    load a module plugin (a shared object built against\n",
+      "                            libbdevkit.so, see docs/modules.md); repeatable\n",
       "      --dump-rpc-docs       print the RPC reference (docs/rpc.md) and exit\n",
       "  -v, --version             print the version and exit\n",
       "  -h, --help                this text\n",
@@ -61,6 +64,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       {"busy-poll", no_argument, nullptr, kOptBusyPoll},
       {"wait-for-rpc", no_argument, nullptr, kOptWaitForRpc},
       {"dump-rpc-docs", no_argument, nullptr, kOptDumpRpcDocs},
+      {"load-module", required_argument, nullptr, kOptLoadModule},
       {"version", no_argument, nullptr, 'v'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
@@ -112,6 +116,10 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
         break;
       case kOptDumpRpcDocs:
         opts.dump_rpc_docs = true;
+        break;
+      case kOptLoadModule:
+        if (arg.empty()) return absl::InvalidArgumentError("--load-module: the path is empty");
+        opts.module_plugins.push_back(arg);
         break;
       case 'v':
         opts.version = true;

@@ -24,6 +24,7 @@ struct Options {
   bool help = false;                                  // -h / --help
   bool version = false;                               // -v / --version
   bool dump_rpc_docs = false;                         // --dump-rpc-docs
+  std::vector<std::string> module_plugins;            // --load-module (repeatable)
 };
 
 // Parses argv. Errors are kInvalidArgument, one line naming the flag and the value.
