@@ -290,6 +290,16 @@ bad_input)
   config "$TMP/bs.json" "$(malloc_entry Bs0 256 1000)"
   run blocksize -c "$TMP/bs.json" -q 4 -o 4k -w read -t 1
   expect_error blocksize "config file \"?$TMP/bs.json\"?: .*block.size"
+  # bdev_set_options is replayed before the bdev layer starts (as SPDK's start-up):
+  # a bad value stops bdevperf with the parameter named, a good one is in force (128
+  # BdevIo per thread: QD 256 waits for BdevIo and still completes).
+  config "$TMP/opts.json" '{"method":"bdev_set_options","params":{"bdev_io_pool_size":128,"bdev_io_cache_size":100000}}' "$(malloc_entry Opt0 256 4096)"
+  run setopts -c "$TMP/opts.json" -q 4 -o 4k -w read -t 1
+  expect_error setopts '"bdev_io_cache_size": must be between 1 and the BdevIo per thread \(128\), got 100000'
+  config "$TMP/opts_ok.json" '{"method":"bdev_set_options","params":{"bdev_io_pool_size":128,"bdev_io_cache_size":16}}' "$(malloc_entry Opt0 256 4096)"
+  "$BDEVPERF" -c "$TMP/opts_ok.json" -q 256 -o 4k -w randread -t 1 >"$TMP/opts_ok.out" 2>&1 ||
+    fail "bdevperf with 128 BdevIo per thread at QD 256: $(tail -3 "$TMP/opts_ok.out")"
+  grep -q '^ *Opt0 *:' "$TMP/opts_ok.out" || fail "no Opt0 row: $(cat "$TMP/opts_ok.out")"
   config "$TMP/zero.json" "$(null_entry Zero0 0 4096)"
   run zeroblocks -c "$TMP/zero.json" -q 4 -o 4k -w read -t 1
   expect_error zeroblocks "config file \"?$TMP/zero.json\"?: .*num_blocks"

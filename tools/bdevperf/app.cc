@@ -59,17 +59,22 @@ class PerfApp {
   void Start() {
     signal_poller_ = Thread::Current()->RegisterPoller([this] { return PollSignals(); },
                                                        absl::Milliseconds(5), "bdevperf_signals");
-    StartBdevLayer([this](absl::Status status) {
-      if (!status.ok()) {
-        return Abort(absl::StrCat("cannot start the bdev layer: ", status.message()));
-      }
-      if (opts_.config_file.empty()) return OnConfigLoaded(absl::OkStatus());  // -z only
-      LoadJsonConfigFile(opts_.config_file, [this](absl::Status st) {
-        if (!st.ok()) return OnConfigLoaded(st);
-        // Virtual modules may still be assembling on the new bdevs: list them after.
-        WaitForExamine([this] { OnConfigLoaded(absl::OkStatus()); });
-      });
-    });
+    // SPDK's start-up, as bdevd's: the config's start-up entries (bdev_set_options)
+    // before the bdev layer starts, then the layer, the other entries and examine
+    // (virtual modules assemble on the new bdevs before the jobs are planned).
+    nlohmann::json config;  // null with -z and no -c: nothing to load
+    if (!opts_.config_file.empty()) {
+      absl::StatusOr<nlohmann::json> read = ReadJsonConfigFile(opts_.config_file);
+      if (!read.ok()) return OnConfigLoaded(read.status());
+      config = std::move(*read);
+    }
+    BeginFrameworkInit(
+        std::move(config), JsonConfigOptions{},
+        [this](absl::Status st) { OnConfigLoaded(std::move(st)); },
+        [this](absl::Status st) {
+          if (!st.ok()) return OnConfigLoaded(std::move(st));
+          FinishFrameworkInit([](absl::Status) {});  // OnConfigLoaded gets the result
+        });
   }
 
  private:
