@@ -1,6 +1,6 @@
 // libFuzzer target: arbitrary bytes into an RpcSession (scanner, parser, request
 // checks, batches, dispatch) in arbitrary pieces, with handlers that complete now or
-// later. Built by scripts/fuzz-rpc.sh (clang, -DBDEVKIT_FUZZ=ON).
+// later. Built and run by scripts/fuzz.sh (clang, -DBDEVKIT_FUZZ=ON).
 //
 // The dispatcher validates params against the real method descriptions; a few
 // methods that need no runtime run for real, the rest complete with a canned result
