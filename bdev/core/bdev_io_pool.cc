@@ -2,6 +2,7 @@
 // bounce buffers.
 #include "bdev/core/bdev_io_pool.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 
@@ -50,8 +51,14 @@ LayerChannel::LayerChannel()
                                     "bdev_layer_deferred");
 }
 
+namespace {
+// BdevIo still taken when a pool was destroyed (BdevIoLeakedAtPoolDestroy).
+std::atomic<uint64_t> g_leaked_at_destroy{0};
+}  // namespace
+
 LayerChannel::~LayerChannel() {
   if (free_count_ != pool_size_) {
+    g_leaked_at_destroy.fetch_add(pool_size_ - free_count_, std::memory_order_relaxed);
     LOG_ERROR("bdev layer channel destroyed with %u BdevIo still in use", pool_size_ - free_count_);
   }
 }
@@ -221,4 +228,28 @@ IoChannel* GetLayerIoChannel() {
 }
 
 }  // namespace core
+
+void GetBdevIoPoolLevels(std::function<void(std::vector<BdevIoPoolLevel>)> done) {
+  core::LayerDevice* dev;
+  {
+    absl::MutexLock lock(&core::g_layer_mu);
+    dev = core::g_layer.get();
+  }
+  if (dev == nullptr) return done({});
+  auto levels = std::make_shared<std::vector<BdevIoPoolLevel>>();
+  ForEachChannel(
+      *dev,
+      [levels](IoChannel& ch) {
+        const auto& layer = ch.ctx<core::LayerChannel>();
+        levels->push_back({ch.thread().id(), ch.thread().name(), layer.pool_size(),
+                           layer.pool_size() - layer.free_count()});
+        return absl::OkStatus();
+      },
+      [levels, done = std::move(done)](absl::Status) { done(std::move(*levels)); });
+}
+
+uint64_t BdevIoLeakedAtPoolDestroy() {
+  return core::g_leaked_at_destroy.load(std::memory_order_relaxed);
+}
+
 }  // namespace bdevkit

@@ -328,6 +328,25 @@ struct ChannelIoStats {
 void GetChannelIoStats(Bdev& bdev, IoStatsReset reset,
                        std::function<void(std::vector<ChannelIoStats>)> done);
 
+// One thread's BdevIo pool (bdev_get_io_pools): its size and how many BdevIo are taken
+// (by I/O not yet completed, split parents and children included). A thread has a
+// pool while it holds a channel of any bdev. Once every I/O has completed, in_use is 0
+// on every thread: what the fault tests check for leaked BdevIo.
+struct BdevIoPoolLevel {
+  uint32_t thread_id = 0;
+  std::string thread_name;
+  uint32_t pool_size = 0;
+  uint32_t in_use = 0;
+};
+
+// The pools of every thread that has one; `done` runs on the calling thread.
+// Runtime thread; never blocks.
+void GetBdevIoPoolLevels(std::function<void(std::vector<BdevIoPoolLevel>)> done);
+
+// BdevIo that were still taken when their thread's pool was destroyed (each one a
+// leak; also logged), summed since the process started. Any thread.
+uint64_t BdevIoLeakedAtPoolDestroy();
+
 // ---- Rate limits (QoS) -----------------------------------------------------------
 // A bdev's rate limits, as bdev_set_qos_limit sets them; 0 = not limited. MB/s are
 // MiB/s (1,048,576 bytes), as in SPDK. Reads and writes count (reads also against
