@@ -276,6 +276,9 @@ int RunBdevperf(const Options& options) {
   }
   RuntimeOptions runtime_options;
   runtime_options.cores = options.cores;
+  // SPDK's --interrupt-mode: an idle reactor sleeps until a message, a timer or a
+  // registered wake fd (a kernel backend's completion eventfd) wakes it.
+  if (options.interrupt_mode) runtime_options.idle_policy = IdlePolicy::kSleep;
   PerfApp app(options, signal_fd);
   absl::Status status = Runtime::Run(runtime_options, [&app] { app.Start(); });
   close(signal_fd);

@@ -21,7 +21,14 @@
 namespace bdevkit::perf {
 namespace {
 
-enum LongOnly { kOptSeed = 1000, kOptPrefill, kOptOutputJson, kOptCompare, kOptSvg };
+enum LongOnly {
+  kOptSeed = 1000,
+  kOptPrefill,
+  kOptOutputJson,
+  kOptCompare,
+  kOptSvg,
+  kOptInterruptMode
+};
 
 absl::Status Bad(absl::string_view flag, absl::string_view value, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("invalid ", flag, " '", value, "': ", why));
@@ -116,6 +123,8 @@ std::string Usage(absl::string_view program) {
       "      --svg FILE          compare mode's plot (default bdevperf-compare.svg)\n",
       "      --seed N      seed of the random offsets and verify patterns\n",
       "      --prefill     write every block once before the timed run (not in SPDK)\n",
+      "      --interrupt-mode  reactors sleep when idle and are woken by completions\n",
+      "                    (less CPU at low depth, more latency per I/O)\n",
       "  -h, --help        this text\n");
 }
 
@@ -163,6 +172,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       {"output-json", required_argument, nullptr, kOptOutputJson},
       {"compare", required_argument, nullptr, kOptCompare},
       {"svg", required_argument, nullptr, kOptSvg},
+      {"interrupt-mode", no_argument, nullptr, kOptInterruptMode},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -294,6 +304,9 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       case kOptSvg:
         if (arg.empty()) return Bad("SVG file (--svg)", arg, "empty path");
         opts.svg_file = arg;
+        break;
+      case kOptInterruptMode:
+        opts.interrupt_mode = true;
         break;
       case 'h':
         opts.help = true;

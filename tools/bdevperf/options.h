@@ -49,6 +49,7 @@ struct Options {
   double zipf_theta = 0;              // -F: zipf offsets (0 = uniform)
   bool random_map = false;            // -D: every slot once per pass
   bool wait_for_rpc = false;          // -z: run on perform_tests
+  bool interrupt_mode = false;        // --interrupt-mode: reactors sleep when idle
   std::string rpc_socket = "/var/tmp/bdevkit.sock";  // -r
   int latency_level = 0;                             // -l: 1 = percentiles, 2 (-ll) = histogram too
   std::string output_json;                           // --output-json FILE

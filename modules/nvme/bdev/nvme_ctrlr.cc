@@ -62,7 +62,11 @@ NvmeChannel::~NvmeChannel() {
 }
 
 PollStatus NvmeChannel::Poll() {
-  return qpair_->Poll() > 0 ? PollStatus::kBusy : PollStatus::kIdle;
+  // Completions are only seen by polling (the queues have no interrupts): while a
+  // command is in the device, the reactor must not go to sleep (IdlePolicy::kSleep),
+  // or the completion would wait for the next timer.
+  if (qpair_->Poll() > 0 || !qpair_->idle()) return PollStatus::kBusy;
+  return PollStatus::kIdle;
 }
 
 PollStatus NvmeChannel::CheckTimeouts() {
