@@ -41,7 +41,8 @@ to_vfio() { "$SETUP" config --nr-hugepages 64 --driver vfio-pci "$BDF" >/dev/nul
 # Write the whole namespace first: reads of never-written blocks of a sparse image
 # would be unrealistically fast.
 to_kernel
-show_run dd if=/dev/urandom of=/dev/nvme0n1 bs=1M oflag=direct status=none || exit 1
+ns_mib=$(($(cat /sys/block/nvme0n1/size) * 512 / 1048576))  # sysfs counts 512-byte sectors
+show_run dd if=/dev/urandom of=/dev/nvme0n1 bs=1M count="$ns_mib" oflag=direct status=none || exit 1
 
 bdevperf_iops() { # CONFIG BDEV
   show_run "$BDEVPERF" -c "$1" -T "$2" -m 0x1 -q "$QD" -o "$IO_SIZE" -w randread -t "$T" \
