@@ -1,7 +1,8 @@
 // The block-device API for applications: find a bdev, open a descriptor, get a
 // per-thread channel, submit I/O and get a completion callback on the same thread.
 //
-// Submission contract (every Submit* below):
+// Submission contract (every Submit* below): 0 -> the callback will always run;
+// an error -> it will not. In detail:
 //   returns 0        -> the callback WILL be called exactly once, on this thread,
 //                       never before the submit call has returned.
 //   returns -ENOMEM  -> no BdevIo was free on this thread; the callback will NOT be
@@ -9,6 +10,9 @@
 //   returns -EINVAL  -> bad arguments (out of range, not writable, type unsupported);
 //                       the callback will NOT be called.
 //   returns -ENODEV  -> the bdev is being removed; the callback will NOT be called.
+//   returns -EAGAIN  -> a reset is freezing the bdev; the callback will NOT be called.
+// Thread: the submit runs on the thread that owns `ch` (the one that got it from
+// GetIoChannel), and the callback runs there too. Never blocks.
 // Submission is on the I/O path: it allocates nothing and takes no locks.
 #ifndef BDEVKIT_BDEV_H_
 #define BDEVKIT_BDEV_H_
@@ -41,7 +45,7 @@ enum class IoType : uint8_t {
   kReset,
 };
 inline constexpr int kNumIoTypes = 6;
-// "read", "write", "write_zeroes", "unmap", "flush", "reset" (SPDK's names).
+// "read", "write", "write_zeroes", "unmap", "flush", "reset" (SPDK's names). Any thread.
 std::string_view IoTypeName(IoType type);
 
 // The outcome of one I/O: 0 or a negative errno, plus the NVMe status when a device
@@ -210,7 +214,8 @@ class BdevDesc {
   // then open it for writing. The descriptor must be writable. Owning thread.
   absl::Status Claim(ClaimType type, std::string_view module_name);
 
-  // I/O. Offsets and lengths in blocks. See the submission contract at the top.
+  // I/O. Offsets and lengths in blocks. ch's thread; never blocks; see the submission
+  // contract at the top (0 -> the callback will always run; error -> it will not).
   int Read(IoChannel* ch, void* buf, uint64_t offset_blocks, uint64_t num_blocks, IoCallback cb,
            void* cb_arg);
   int Readv(IoChannel* ch, const iovec* iov, int iovcnt, uint64_t offset_blocks,
@@ -245,7 +250,7 @@ class BdevDesc {
   IoAwaitable Flush(IoChannel* ch, uint64_t offset_blocks, uint64_t num_blocks);
   IoAwaitable Reset(IoChannel* ch);
 
-  // After -ENOMEM: `entry->cb` runs once a BdevIo frees on ch's thread. The entry
+  // After -ENOMEM: `entry->cb` runs once a BdevIo frees on ch's thread (call it there). The entry
   // must stay alive until then. Returns -EINVAL if BdevIo are in fact available.
   int QueueIoWait(IoChannel* ch, IoWaitEntry* entry);
 
@@ -262,6 +267,7 @@ class BdevDesc {
 };
 
 // Registers the modules compiled into this build (the module list). Idempotent.
+// Any thread, before StartBdevLayer (App::Start calls it).
 void RegisterBuiltinModules();
 
 // Starts/stops the bdev layer: Start inits every module (then examine runs for new

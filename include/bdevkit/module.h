@@ -112,6 +112,7 @@ class BdevModule {
 // Adds a module. Before StartBdevLayer(); any thread. Modules listed in the build's
 // module list are registered by RegisterBuiltinModules().
 void RegisterModule(std::unique_ptr<BdevModule> module);
+// The registered module of that name, or nullptr. Any thread.
 BdevModule* FindModule(std::string_view name);
 // Every registered module, in registration order (the order save_config writes their
 // options in). Modules are never removed, so the pointers stay valid. Any thread.

@@ -42,6 +42,7 @@ class RpcServer {
   // thread. The server may be destroyed from `done`. Owning thread; never blocks.
   void Stop(std::function<void()> done, absl::Duration grace = absl::Seconds(1));
 
+  // Owning thread; never block.
   size_t num_connections() const;
   const std::string& socket_path() const;
 

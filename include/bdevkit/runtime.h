@@ -175,6 +175,7 @@ class Runtime {
   // The app thread of each reactor, in core order. Any thread.
   static std::vector<Thread*> ReactorThreads();
 
+  // Whether the runtime runs, and the options it was started with. Any thread.
   static bool IsRunning();
   static const RuntimeOptions& Options();
 
