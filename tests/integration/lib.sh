@@ -97,6 +97,17 @@ config() { # FILE ENTRY...
   echo "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[$*,{\"method\":\"bdev_wait_for_examine\"}]}]}" >"$file"
 }
 
+# wait_for_io WHAT: until the daemon has I/O in flight (BdevIo taken), at most 20 s:
+# a run started with perform_tests may take a moment to start its jobs.
+wait_for_io() {
+  for _ in $(seq 200); do
+    call io_wait bdev_get_io_pools '{}'
+    pyjson io_wait 'd["in_use"] > 0' 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "$1: no I/O in flight"
+}
+
 # expect_no_bdevio_in_use WHAT: no BdevIo is taken on any thread of the daemon, and
 # none was when a thread's pool went away (bdev_get_io_pools): no leak.
 expect_no_bdevio_in_use() {
