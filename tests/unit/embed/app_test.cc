@@ -9,6 +9,7 @@
 #include <string>
 
 #include "bdevkit/bdev.h"
+#include "bdevkit/module.h"
 #include "bdevkit/runtime.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -132,6 +133,34 @@ TEST(AppTest, BadConfigFailsNamingTheFileAndLeavesNothingRunning) {
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(s.message(), HasSubstr("/nonexistent/bdevs.json"));
   EXPECT_FALSE(Runtime::IsRunning());
+}
+
+// A module compiled into the program, registered in code before App::Start.
+class CountingModule final : public BdevModule {
+ public:
+  CountingModule() : BdevModule("app_test_counting") {}
+  absl::Status Init() override {
+    ++inits;
+    on_app_thread = Thread::Current() == Runtime::AppThread();
+    return absl::OkStatus();
+  }
+  void Fini() override { ++finis; }
+  static inline int inits = 0;
+  static inline int finis = 0;
+  static inline bool on_app_thread = false;
+};
+
+TEST(AppTest, AModuleRegisteredInCodeIsInitedAtStartAndFinishedAtStop) {
+  if (FindModule("app_test_counting") == nullptr) {
+    RegisterModule(std::make_unique<CountingModule>());
+  }
+  const int inits = CountingModule::inits, finis = CountingModule::finis;
+  ASSERT_TRUE(App::Start(TestOptions()).ok());
+  EXPECT_EQ(CountingModule::inits, inits + 1);
+  EXPECT_TRUE(CountingModule::on_app_thread);
+  EXPECT_EQ(CountingModule::finis, finis);
+  App::Stop();
+  EXPECT_EQ(CountingModule::finis, finis + 1);
 }
 
 TEST(AppTest, MissingPluginFailsBeforeAnythingStarts) {
