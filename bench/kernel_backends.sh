@@ -19,7 +19,9 @@
 #              ENGINES ("uring aio"), QUIET_WAIT (120 s to wait for an idle machine
 #              before each measurement; 0 = do not wait), DEVICE (loop: the loop
 #              device, falling back as above; shm: the /dev/shm file itself),
-#              ENTERS (auto: count kernel entries when perf can; 0: do not).
+#              ENTERS (auto: count kernel entries when perf can; 0: do not),
+#              BDEVPERF_FLAGS (extra bdevperf flags, e.g. --interrupt-mode: the reactor
+#              sleeps while I/O is in the kernel and the completion's eventfd wakes it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,6 +122,8 @@ MASK=$(printf '0x%x' $((1 << CORE)))
 # Each measurement prints "IOPS CPU_NS_PER_IO ENGINE_CALLS_PER_IO SYSCALLS_PER_IO".
 bdevperf_run() { # ENGINE WORKLOAD QD
   local cmd=(taskset -c "$CORE" "$BDEVPERF" -c "$WORK/$1.json" -q "$3" -o 4096 -w "$2" -t "$T" -m "$MASK")
+  # shellcheck disable=SC2206 # flags split on spaces on purpose
+  [ -n "${BDEVPERF_FLAGS:-}" ] && cmd+=($BDEVPERF_FLAGS)
   say "+ /usr/bin/time -f '%U %S' ${cmd[*]}"
   counted "$1" /usr/bin/time -f '%U %S' -o "$WORK/time" "${cmd[@]}" >"$WORK/out" 2>"$WORK/err" ||
     { cat "$WORK/out" "$WORK/err" >&2; return 1; }
