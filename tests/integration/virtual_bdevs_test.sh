@@ -11,70 +11,15 @@ BDEVD=$1
 BDEVCTL=$2
 BDEVPERF=$3
 CASE=$4
-TMP=$(mktemp -d /tmp/bdevkit-vbdev-it-XXXXXX)
-SOCK=$TMP/rpc.sock
-PID=
-FAILED=0
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
-fail() { echo "FAIL: $*" >&2; FAILED=1; }
-cleanup() {
-  [[ -n $PID ]] && kill -9 "$PID" 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# wait_socket: until the process $PID answers on $SOCK.
-wait_socket() {
-  for _ in $(seq 600); do
-    "$BDEVCTL" -s "$SOCK" -t 5 spdk_get_version >/dev/null 2>&1 && return 0
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  fail "$1 did not start"; cat "$TMP/daemon.log" >&2
-  exit 1
-}
-start_daemon() { # [bdevd args...]
-  "$BDEVD" -r "$SOCK" "$@" >"$TMP/daemon.log" 2>&1 &
-  PID=$!
-  wait_socket bdevd
-}
-stop_daemon() {
-  kill -TERM "$PID"
-  local rc=0
-  wait "$PID" || rc=$?
-  PID=
-  [[ $rc == 0 ]] || { fail "exit $rc on SIGTERM"; cat "$TMP/daemon.log" >&2; }
-}
-# ctl NAME ARGS...: bdevctl, output in $TMP/NAME.{out,err,rc}.
-ctl() {
-  local name=$1; shift
-  timeout 60 "$BDEVCTL" -s "$SOCK" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
-  echo $? >"$TMP/$name.rc"
-}
-# call NAME METHOD JSON: raw-mode call.
-call() { ctl "$1" call "$2" "$3"; }
-rc() { cat "$TMP/$1.rc"; }
-show() { echo "--- $1: exit $(rc "$1"); stdout:"; cat "$TMP/$1.out"; echo "--- stderr:"; cat "$TMP/$1.err"; }
-expect_ok() { [[ $(rc "$1") == 0 ]] || { fail "$1: exit $(rc "$1")"; show "$1"; }; }
-expect_err() { # NAME PATTERN
-  [[ $(rc "$1") != 0 ]] || { fail "$1: succeeded"; show "$1"; return; }
-  grep -qE "$2" "$TMP/$1.err" || { fail "$1: no error matching '$2'"; show "$1"; }
-}
-pyjson() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$TMP/$1.out"; }
-
-entry() { echo "{\"method\":\"$1\",\"params\":$2}"; }
-malloc() { entry bdev_malloc_create "{\"name\":\"$1\",\"num_blocks\":$2,\"block_size\":${3:-512}}"; }
 raid() { # NAME LEVEL STRIP_KB BASE... (bases as a JSON list body)
   local name=$1 level=$2 strip=$3; shift 3
   local IFS=,
   entry bdev_raid_create "{\"name\":\"$name\",\"raid_level\":\"$level\",\"strip_size_kb\":$strip,\"base_bdevs\":[$*]}"
 }
 split() { entry bdev_split_create "{\"base_bdev\":\"$1\",\"split_count\":$2}"; }
-config() { # FILE ENTRY...
-  local file=$1; shift
-  local IFS=,
-  echo "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[$*,{\"method\":\"bdev_wait_for_examine\"}]}]}" >"$file"
-}
 
 case $CASE in
 verify)
@@ -106,9 +51,7 @@ verify)
 hot_remove)
   # bdevperf -z serves RPC: start the run, remove a base of the raid under it.
   config "$TMP/c.json" "$(malloc H0 65536)" "$(malloc H1 65536)" "$(raid Hot raid0 4 '"H0"' '"H1"')"
-  "$BDEVPERF" -z -r "$SOCK" -c "$TMP/c.json" -q 64 -o 8k -w randrw -M 50 -t 4 >"$TMP/daemon.log" 2>&1 &
-  PID=$!
-  wait_socket bdevperf
+  start_bdevperf_z "$BDEVPERF" -c "$TMP/c.json" -q 64 -o 8k -w randrw -M 50 -t 4
   (timeout 60 "$BDEVCTL" -s "$SOCK" -t 60 call perform_tests '{}' >"$TMP/perf.out" 2>"$TMP/perf.err"; echo $? >"$TMP/perf.rc") &
   PERF=$!
   sleep 1
