@@ -79,6 +79,13 @@ expect_err() { # NAME PATTERN
   [[ $(rc "$1") != 0 ]] || { fail "$1: succeeded"; show "$1"; return; }
   grep -qE "$2" "$TMP/$1.err" || { fail "$1: no error matching '$2'"; show "$1"; }
 }
+# expect_ctl_err NAME PATTERN: stricter than expect_err: bdevctl's exit code for an
+# error (1, not a crash or a timeout) and its own "bdevctl: ..." line matching PATTERN.
+# Returns non-zero when it failed, for callers that check more.
+expect_ctl_err() {
+  [[ $(rc "$1") == 1 ]] || { fail "$1: exit $(rc "$1"), expected 1"; show "$1"; return 1; }
+  grep -qE "^bdevctl: .*$2" "$TMP/$1.err" || { fail "$1: no error matching '$2'"; show "$1"; return 1; }
+}
 # pyjson NAME EXPR [ARGS...]: EXPR (Python, the call's JSON output as `d`, ARGS as
 # sys.argv[2:]) holds.
 pyjson() {
