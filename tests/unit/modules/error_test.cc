@@ -272,6 +272,52 @@ TEST_F(ErrorBdevTest, NomemIsRetriedAndSucceeds) {
   EXPECT_EQ(Stats("EE_E0").num_errors, 0u);
 }
 
+TEST_F(ErrorBdevTest, QueueDepthCountsIoAtTheBase) {
+  vt::Malloc("E0", 64, kBs);
+  CreateEE("E0");
+  Inject("EE_E0", "write", "failure", {{"num", 1}, {"queue_depth", 4}});
+  TestDisk ee("EE_E0");
+  std::vector<uint8_t> w = vt::Pattern(kBs, 6);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(ee.Write(w.data(), i, 1).ok());  // depth 0: kept
+  // 8 writes submitted in one go: the malloc base completes them only after this step,
+  // so the 5th meets 4 at the base and takes the one failure.
+  struct Batch {
+    std::unique_ptr<BdevDesc> desc;
+    IoChannel* ch = nullptr;
+    std::vector<int> status = std::vector<int>(8, 1);
+    int done = 0;
+    std::function<void(bool)> finish;
+  };
+  Batch b;
+  testing::OnApp<bool>([&](std::function<void(bool)> finish) {
+    b.desc = std::move(*OpenBdev("EE_E0", true));
+    b.ch = b.desc->GetIoChannel();
+    b.finish = finish;
+    struct Arg {
+      Batch* b;
+      int i;
+    };
+    static Arg args[8];
+    for (int i = 0; i < 8; ++i) {
+      args[i] = {&b, i};
+      ASSERT_EQ(b.desc->Write(
+                    b.ch, w.data(), 10 + i, 1,
+                    [](void* a, IoStatus s) {
+                      auto* arg = static_cast<Arg*>(a);
+                      arg->b->status[arg->i] = s.error;
+                      if (++arg->b->done == 8) arg->b->finish(true);
+                    },
+                    &args[i]),
+                0);
+    }
+  });
+  testing::OnAppSync([&] {
+    b.ch->Put();
+    b.desc.reset();
+  });
+  EXPECT_EQ(b.status, std::vector<int>({0, 0, 0, 0, -EIO, 0, 0, 0}));
+}
+
 TEST_F(ErrorBdevTest, DeclaredBeforeItsBaseAndBackAfterHotRemoval) {
   ASSERT_TRUE(CallRpc("bdev_error_create", {{"base_name", "Late"}}).ok());
   EXPECT_FALSE(BdevExists("EE_Late"));
