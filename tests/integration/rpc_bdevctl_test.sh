@@ -8,59 +8,21 @@ set -u
 BDEVD=$1
 BDEVCTL=$2
 CASE=$3
-TMP=$(mktemp -d /tmp/bdevkit_ctl.XXXXXX)
-SOCK=$TMP/rpc.sock
-PID=
-FAILED=0
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
-fail() { echo "FAIL: $*" >&2; FAILED=1; }
-cleanup() {
-  [[ -n $PID ]] && kill -9 "$PID" 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# start_daemon [bdevd args...]: starts bdevd on $SOCK and waits until it answers.
-start_daemon() {
-  "$BDEVD" -r "$SOCK" "$@" >"$TMP/bdevd.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 300); do
-    "$BDEVCTL" -s "$SOCK" -t 5 spdk_get_version >/dev/null 2>&1 && return 0
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  fail "bdevd did not start"; cat "$TMP/bdevd.log" >&2
-  exit 1
-}
-# stop_daemon: SIGTERM, expect exit 0 and no socket or lock left.
-stop_daemon() {
-  kill -TERM "$PID"
-  local rc=0
-  wait "$PID" || rc=$?
-  PID=
-  [[ $rc == 0 ]] || { fail "bdevd exited $rc on SIGTERM"; cat "$TMP/bdevd.log" >&2; }
+# stop_clean: stop_daemon, and bdevd must have removed its socket and lock file.
+stop_clean() {
+  stop_daemon
   [[ ! -e $SOCK ]] || fail "socket left behind"
   [[ ! -e $SOCK.lock ]] || fail "lock file left behind"
 }
-# ctl NAME ARGS...: runs bdevctl, keeping stdout/stderr/exit code in $TMP/NAME.*
-ctl() {
-  local name=$1; shift
-  timeout 60 "$BDEVCTL" -s "$SOCK" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
-  echo $? >"$TMP/$name.rc"
-}
-rc() { cat "$TMP/$1.rc"; }
 out() { cat "$TMP/$1.out"; }
-show() { echo "--- $1: exit $(rc "$1"); stdout:"; out "$1"; echo "--- stderr:"; cat "$TMP/$1.err"; }
-expect_ok() { [[ $(rc "$1") == 0 ]] || { fail "$1: exit $(rc "$1")"; show "$1"; }; }
-# expect_err NAME PATTERN: exit 1, one "bdevctl:" line on stderr matching PATTERN, no stdout.
-expect_err() {
-  local name=$1 pattern=$2
-  [[ $(rc "$name") == 1 ]] || { fail "$name: exit $(rc "$name"), expected 1"; show "$name"; return; }
-  grep -qE "^bdevctl: .*$pattern" "$TMP/$name.err" || { fail "$name: no error matching '$pattern'"; show "$name"; }
-  [[ ! -s $TMP/$name.out ]] || { fail "$name: printed to stdout"; show "$name"; }
+# expect_ctl_err_no_stdout NAME PATTERN: bdevctl's error exit and line (expect_ctl_err),
+# and nothing on stdout: an error must not also print a result.
+expect_ctl_err_no_stdout() {
+  expect_ctl_err "$1" "$2" && { [[ ! -s $TMP/$1.out ]] || { fail "$1: printed to stdout"; show "$1"; }; }
 }
-# jq-free JSON checks with python3.
-pyjson() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$TMP/$1.out"; }
 
 case $CASE in
 create_and_query)
@@ -95,28 +57,28 @@ create_and_query)
   ctl del bdev_malloc_delete Malloc0
   [[ $(out del) == true ]] || { fail "delete printed '$(out del)'"; show del; }
   ctl gone bdev_get_bdevs -b Malloc0
-  expect_err gone 'error -19'
+  expect_ctl_err_no_stdout gone 'error -19'
   ctl wait bdev_wait_for_examine
   expect_ok wait
-  stop_daemon
+  stop_clean
   ;;
 errors_and_help)
   start_daemon
   ctl unknown bdev_get_bdevs -b Nope
-  expect_err unknown 'bdev_get_bdevs: error -19: .*Nope'
+  expect_ctl_err_no_stdout unknown 'bdev_get_bdevs: error -19: .*Nope'
   ctl nomethod bdev_frobnicate
-  expect_err nomethod 'error -32601'
+  expect_ctl_err_no_stdout nomethod 'error -32601'
   ctl badparam bdev_malloc_create --colour red --num_blocks 8 --block_size 512
-  expect_err badparam 'unknown parameter.*colour|colour.*unknown'
+  expect_ctl_err_no_stdout badparam 'unknown parameter.*colour|colour.*unknown'
   ctl badtype bdev_malloc_create -b M 8 abc
-  expect_err badtype 'block_size|BLOCK_SIZE'
+  expect_ctl_err_no_stdout badtype 'block_size|BLOCK_SIZE'
   ctl badbs bdev_malloc_create -b M 8 1000
-  expect_err badbs 'error -32602: .*block_size'
+  expect_ctl_err_no_stdout badbs 'error -32602: .*block_size'
   ctl dup1 bdev_null_create Dup 1 512
   ctl dup2 bdev_null_create Dup 1 512
-  expect_err dup2 'error -17'
+  expect_ctl_err_no_stdout dup2 'error -17'
   ctl rawbad call bdev_get_bdevs '{not json'
-  expect_err rawbad 'not JSON'
+  expect_ctl_err_no_stdout rawbad 'not JSON'
   ctl help bdev_malloc_create --help
   expect_ok help
   for p in block_size num_blocks uuid optimal_io_boundary required 'SIZE_MB'; do
@@ -125,10 +87,10 @@ errors_and_help)
   ctl usage --help
   expect_ok usage
   grep -q bdev_get_iostat "$TMP/usage.out" || fail "--help does not list methods"
-  stop_daemon
+  stop_clean
   timeout 30 "$BDEVCTL" -s "$SOCK" spdk_get_version >"$TMP/nod.out" 2>"$TMP/nod.err"
   echo $? >"$TMP/nod.rc"
-  expect_err nod 'cannot connect'
+  expect_ctl_err_no_stdout nod 'cannot connect'
   ;;
 round_trip)
   # Bdevs made over RPC -> save_config -> a fresh bdevd --json -> the same bdevs.
@@ -144,7 +106,7 @@ round_trip)
   pyjson save '[e["method"] for e in d["subsystems"][0]["config"] if e["method"]=="bdev_set_options" or not e["method"].endswith("_set_options")]==["bdev_set_options","bdev_malloc_create","bdev_malloc_create","bdev_null_create","bdev_wait_for_examine"] and d["subsystems"][0]["config"][0]["method"]=="bdev_set_options"' ||
     { fail "save_config order"; show save; }
   cp "$TMP/save.out" "$TMP/config.json"
-  stop_daemon
+  stop_clean
   start_daemon --json "$TMP/config.json"
   ctl after bdev_get_bdevs
   cmp -s "$TMP/before.out" "$TMP/after.out" || { fail "bdevs differ after the round trip"; diff "$TMP/before.out" "$TMP/after.out" >&2; }
@@ -158,8 +120,8 @@ round_trip)
   ctl after2 bdev_get_bdevs
   cmp -s "$TMP/before.out" "$TMP/after2.out" || { fail "bdevs differ after load_config"; diff "$TMP/before.out" "$TMP/after2.out" >&2; }
   ctl again load_config "$TMP/config.json"
-  expect_err again 'bdev_malloc_create.*error -17'
-  stop_daemon
+  expect_ctl_err_no_stdout again 'bdev_malloc_create.*error -17'
+  stop_clean
   ;;
 daemon_flags)
   "$BDEVD" --help >"$TMP/h.out" 2>&1 || fail "--help exit"
@@ -187,7 +149,7 @@ JSON
   ctl good bdev_get_bdevs
   pyjson good '[b["name"] for b in d]==["Good"]' || { fail "--json-ignore-init-errors"; show good; }
   # -L turns a debug flag on.
-  stop_daemon
+  stop_clean
   start_daemon -L rpc --rpc-mode 0660
   ctl lf log_get_flags
   pyjson lf 'd["rpc"] is True' || { fail "-L rpc"; show lf; }
@@ -204,14 +166,14 @@ JSON
 startup_state)
   # SPDK's start-up state: bdevd --wait-for-rpc takes options until framework_start_init.
   start_daemon --wait-for-rpc
-  grep -q 'waiting for framework_start_init' "$TMP/bdevd.log" || { fail "no start-up notice"; cat "$TMP/bdevd.log" >&2; }
+  grep -q 'waiting for framework_start_init' "$TMP/daemon.log" || { fail "no start-up notice"; cat "$TMP/daemon.log" >&2; }
   ctl early bdev_malloc_create -b M0 8 512
-  expect_err early 'error -1: bdev_malloc_create may only be called after framework_start_init'
+  expect_ctl_err_no_stdout early 'error -1: bdev_malloc_create may only be called after framework_start_init'
   ctl cur rpc_get_methods --current true
   pyjson cur '"bdev_set_options" in d and "framework_start_init" in d and "bdev_malloc_create" not in d' ||
     { fail "rpc_get_methods --current in start-up"; show cur; }
   ctl badopt bdev_set_options --bdev_io_pool_size 10
-  expect_err badopt 'error -32602: .*bdev_io_pool_size'
+  expect_ctl_err_no_stdout badopt 'error -32602: .*bdev_io_pool_size'
   ctl opt bdev_set_options --bdev_io_pool_size 8192 --bdev_io_cache_size 64 --bdev_auto_examine true
   expect_ok opt
   # framework_wait_init answers only once start-up is over.
@@ -224,9 +186,9 @@ startup_state)
   wait $WAITER || fail "framework_wait_init failed"
   [[ $(cat "$TMP/waitinit.out") == true ]] || fail "framework_wait_init printed '$(cat "$TMP/waitinit.out")'"
   ctl again framework_start_init
-  expect_err again 'error -1'
+  expect_ctl_err_no_stdout again 'error -1'
   ctl late bdev_set_options --bdev_io_pool_size 8192
-  expect_err late 'error -1: bdev_set_options may only be called during start-up'
+  expect_ctl_err_no_stdout late 'error -1: bdev_set_options may only be called during start-up'
   ctl m bdev_malloc_create -b M0 8 512
   expect_ok m
   ctl before bdev_get_bdevs
@@ -234,7 +196,7 @@ startup_state)
   pyjson save 'd["subsystems"][0]["config"][0]=={"method":"bdev_set_options","params":{"bdev_io_pool_size":8192,"bdev_io_cache_size":64,"bdev_auto_examine":True,"iobuf_small_cache_size":128,"iobuf_large_cache_size":16}}' ||
     { fail "save_config does not start with the options set"; show save; }
   cp "$TMP/save.out" "$TMP/config.json"
-  stop_daemon
+  stop_clean
   # The saved config (options first) starts a daemon with the same options and bdevs.
   start_daemon --json "$TMP/config.json"
   ctl after bdev_get_bdevs
@@ -247,7 +209,7 @@ startup_state)
   expect_ok load
   ctl after2 bdev_get_bdevs
   cmp -s "$TMP/before.out" "$TMP/after2.out" || { fail "load_config at runtime"; diff "$TMP/before.out" "$TMP/after2.out" >&2; }
-  stop_daemon
+  stop_clean
   # A config as SPDK writes it: other subsystems, SPDK's default options, a final
   # bdev_wait_for_examine.
   cat >"$TMP/spdk.json" <<'JSON'
@@ -267,8 +229,8 @@ JSON
   start_daemon --json "$TMP/spdk.json"
   ctl spdk bdev_get_bdevs -b Malloc0
   pyjson spdk 'd[0]["uuid"]=="3c2b1a09-8f7e-4d6c-9b5a-0f1e2d3c4b5a" and d[0]["num_blocks"]==2048' ||
-    { fail "SPDK-written config"; show spdk; cat "$TMP/bdevd.log" >&2; }
-  stop_daemon
+    { fail "SPDK-written config"; show spdk; cat "$TMP/daemon.log" >&2; }
+  stop_clean
   ;;
 *)
   echo "unknown case $CASE" >&2
