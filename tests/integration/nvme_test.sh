@@ -12,52 +12,17 @@ BDEVCTL=$2
 IDENTIFY=$3
 PERF=$4
 CASE=$5
-TMP=$(mktemp -d /tmp/bdevkit_nvme.XXXXXX)
-SOCK=$TMP/rpc.sock
-PID=
-FAILED=0
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
-fail() { echo "FAIL: $*" >&2; FAILED=1; }
-cleanup() {
-  [[ -n $PID ]] && kill -9 "$PID" 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-start_daemon() {
-  "$BDEVD" -r "$SOCK" "$@" >"$TMP/bdevd.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 300); do
-    "$BDEVCTL" -s "$SOCK" -t 5 spdk_get_version >/dev/null 2>&1 && return 0
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  fail "bdevd did not start"
-  cat "$TMP/bdevd.log" >&2
-  exit 1
-}
-stop_daemon() {
-  kill -TERM "$PID"
-  local rc=0
-  wait "$PID" || rc=$?
-  PID=
-  [[ $rc == 0 ]] || { fail "bdevd exited $rc on SIGTERM"; cat "$TMP/bdevd.log" >&2; }
-}
-# run NAME CMD...: keeps stdout/stderr/exit code in $TMP/NAME.*
+# run NAME CMD...: as lib.sh's ctl for the other tools: stdout/stderr/exit code in
+# $TMP/NAME.*
 run() {
   local name=$1
   shift
   timeout 60 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
   echo $? >"$TMP/$name.rc"
 }
-ctl() {
-  local name=$1
-  shift
-  run "$name" "$BDEVCTL" -s "$SOCK" "$@"
-}
-rc() { cat "$TMP/$1.rc"; }
-show() { echo "--- $1: exit $(rc "$1"); stdout:"; cat "$TMP/$1.out"; echo "--- stderr:"; cat "$TMP/$1.err"; }
-expect_ok() { [[ $(rc "$1") == 0 ]] || { fail "$1: exit $(rc "$1")"; show "$1"; }; }
 expect_out() { grep -qE -- "$2" "$TMP/$1.out" || { fail "$1: stdout lacks '$2'"; show "$1"; }; }
 # expect_rpc_err NAME CODE PATTERN: bdevctl exit 1, "error CODE: ...PATTERN" on stderr.
 expect_rpc_err() {
