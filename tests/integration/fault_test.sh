@@ -6,7 +6,8 @@
 # killed with SIGKILL while writing and brought back from its saved config; an RPC
 # storm of 32 clients with malformed and oversized requests while I/O runs.
 # Usage: fault_test.sh BDEVD BDEVCTL BDEVPERF PATTERN_CHECK CASE
-#   CASE: error_bdev, io_errors, hot_remove, hot_remove_loop, kill_restart, rpc_storm
+#   CASE: error_bdev, io_errors, corrupt_verify, hot_remove, hot_remove_loop, kill_restart,
+#         rpc_storm
 BDEVD=$1
 BDEVCTL=$2
 BDEVPERF=$3
@@ -166,6 +167,30 @@ for ee, tops_of in above.items():
 sys.exit(0 if ok else 1)
 PY
   [[ $FAILED == 0 ]] || { show perf; show st1; }
+  expect_no_bdevio_in_use "after the run"
+  call kill spdk_kill_instance '{"sig_name":"SIGTERM"}'
+  wait "$PID"; PID=
+  no_sanitizer_reports
+  ;;
+corrupt_verify)
+  # Silent corruption: three reads under a split get one byte flipped after the base
+  # returned them. The bdev layer sees success (no io_error); bdevperf's verify catches
+  # each one as a miscompare (with -f it goes on), exactly three.
+  config "$TMP/c.json" "$(malloc X 8192 4096)" "$(error_create X)" "$(split EE_X 2)"
+  start_bdevperf_z "$BDEVPERF" -c "$TMP/c.json" -f -q 16 -o 4k -w verify -t 2
+  call st0 bdev_get_iostat '{}'
+  call inj bdev_error_inject_error '{"name":"EE_X","io_type":"read","error_type":"corrupt_data","num":3,"corrupt_offset":4000,"corrupt_value":128}'
+  expect_ok inj
+  call perf perform_tests '{}'
+  call st1 bdev_get_iostat '{}'
+  call bd bdev_get_bdevs '{"name":"EE_X"}'
+  pyjson perf 'sum(j["io_failed"] for j in d["results"]) == 3' || { fail "miscompares counted"; show perf; }
+  pyjson bd 'd[0]["driver_specific"]["error_disk"]["injected"]["corrupt_data"] == 3' || { fail "injections"; show bd; }
+  python3 - "$TMP/st0.out" "$TMP/st1.out" <<'PY' || fail "the layer counted errors for silent corruption"
+import json, sys
+a, b = ({x["name"]: x["io_error"] for x in json.load(open(p))["bdevs"]} for p in sys.argv[1:])
+sys.exit(0 if a == b else 1)
+PY
   expect_no_bdevio_in_use "after the run"
   call kill spdk_kill_instance '{"sig_name":"SIGTERM"}'
   wait "$PID"; PID=
