@@ -11,29 +11,24 @@ BDEVPERF=$1
 BDEVD=$2
 BDEVCTL=$3
 CASE=$4
-TMP=$(mktemp -d /tmp/bdevkit_qos.XXXXXX)
-SOCK=$TMP/rpc.sock
-PID=
-FAILED=0
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+# KEEP_TMP=1 keeps the run's files for a look after a failure (lib.sh removes $TMP).
+keep_tmp() { [[ -z ${KEEP_TMP:-} ]] || { mv "$TMP" "$TMP.kept" && echo "files kept in $TMP.kept" >&2; }; }
+LIB_CLEANUP_HOOK=keep_tmp
 
-fail() { echo "FAIL: $*" >&2; FAILED=1; }
-cleanup() {
-  [[ -n $PID ]] && kill -9 "$PID" 2>/dev/null
-  [[ -n ${KEEP_TMP:-} ]] || rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# config FILE ENTRY...: an SPDK-format config with these bdev entries.
-config() {
+# qos_config FILE ENTRY...: an SPDK-format config with just these bdev entries (lib.sh's
+# config also appends bdev_wait_for_examine; these runs keep their configs as they were).
+qos_config() {
   local file=$1; shift
   local IFS=,
   echo "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[$*]}]}" >"$file"
 }
-null_entry() { echo "{\"method\":\"bdev_null_create\",\"params\":{\"name\":\"$1\",\"num_blocks\":$2,\"block_size\":$3}}"; }
+null_entry() { entry bdev_null_create "{\"name\":\"$1\",\"num_blocks\":$2,\"block_size\":$3}"; }
 malloc_entry() { # NAME NUM_BLOCKS BLOCK_SIZE [OPTIMAL_IO_BOUNDARY]
-  echo "{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"$1\",\"num_blocks\":$2,\"block_size\":$3,\"optimal_io_boundary\":${4:-0}}}"
+  entry bdev_malloc_create "{\"name\":\"$1\",\"num_blocks\":$2,\"block_size\":$3,\"optimal_io_boundary\":${4:-0}}"
 }
-qos_entry() { echo "{\"method\":\"bdev_set_qos_limit\",\"params\":{\"name\":\"$1\",$2}}"; }
+qos_entry() { entry bdev_set_qos_limit "{\"name\":\"$1\",$2}"; }
 
 # perf NAME ARGS...: runs bdevperf with --output-json $TMP/NAME.json.
 perf() {
@@ -68,38 +63,6 @@ perf_within() {
   fail "$name: $field missed $target by more than $pct% twice"
 }
 
-start_daemon() { # [bdevd args...]
-  "$BDEVD" -r "$SOCK" "$@" >"$TMP/bdevd.log" 2>&1 &
-  PID=$!
-  wait_socket
-}
-wait_socket() {
-  for _ in $(seq 400); do
-    "$BDEVCTL" -s "$SOCK" -t 5 spdk_get_version >/dev/null 2>&1 && return 0
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  fail "no RPC server on $SOCK"; cat "$TMP"/*.log >&2
-  exit 1
-}
-stop_daemon() {
-  kill -TERM "$PID"
-  wait "$PID" || fail "exit $? on SIGTERM"
-  PID=
-}
-# ctl NAME ARGS...: bdevctl, output in $TMP/NAME.out, exit code in $TMP/NAME.rc.
-ctl() {
-  local name=$1; shift
-  timeout 60 "$BDEVCTL" -s "$SOCK" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
-  echo $? >"$TMP/$name.rc"
-}
-show() { echo "--- $1: exit $(cat "$TMP/$1.rc")"; cat "$TMP/$1.out" "$TMP/$1.err"; }
-expect_ok() { [[ $(cat "$TMP/$1.rc") == 0 ]] || { fail "$1: exit $(cat "$TMP/$1.rc")"; show "$1"; }; }
-expect_err() { # NAME PATTERN
-  [[ $(cat "$TMP/$1.rc") == 1 ]] || { fail "$1: exit $(cat "$TMP/$1.rc"), expected 1"; show "$1"; return; }
-  grep -qE "^bdevctl: .*$2" "$TMP/$1.err" || { fail "$1: no error matching '$2'"; show "$1"; }
-}
-pyjson() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$TMP/$1.out"; }
 limits_are() { # NAME BDEV RW_IOS RW_MB R_MB W_MB: bdev_get_bdevs' assigned_rate_limits
   ctl "$1" bdev_get_bdevs -b "$2"
   pyjson "$1" "d[0]['assigned_rate_limits']=={'rw_ios_per_sec':$3,'rw_mbytes_per_sec':$4,'r_mbytes_per_sec':$5,'w_mbytes_per_sec':$6}" ||
@@ -116,7 +79,7 @@ read_ops() {
 case $CASE in
 config_verify)
   # bdevperf -c with a bdev_set_qos_limit entry; verify through the limited bdev.
-  config "$TMP/c.json" "$(malloc_entry Malloc0 8192 4096)" "$(qos_entry Malloc0 '"rw_ios_per_sec":4000')"
+  qos_config "$TMP/c.json" "$(malloc_entry Malloc0 8192 4096)" "$(qos_entry Malloc0 '"rw_ios_per_sec":4000')"
   perf verify -c "$TMP/c.json" -q 32 -o 4k -w verify -t 2 -m 0x1 --seed 3 || exit 1
   python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results']; sys.exit(0 if all(j['io_failed']==0 for j in r) else 1)" "$TMP/verify.json" ||
     fail "verify: failed I/O"
@@ -126,7 +89,7 @@ config_verify)
   ;;
 iops_accuracy)
   # 2 s at 5000 IOPS within 15%: one job, then two jobs on two cores sharing the bdev.
-  config "$TMP/c.json" "$(null_entry Null0 262144 4096)" "$(qos_entry Null0 '"rw_ios_per_sec":5000')"
+  qos_config "$TMP/c.json" "$(null_entry Null0 262144 4096)" "$(qos_entry Null0 '"rw_ios_per_sec":5000')"
   perf_within one iops 5000 15 -c "$TMP/c.json" -q 32 -o 4k -w randread -t 2 -m 0x1
   perf_within two iops 5000 15 -c "$TMP/c.json" -q 32 -o 4k -w randread -t 2 -m 0x3 -C
   # Both jobs got a part of the shared limit. Not an even one necessarily: tokens go
@@ -134,16 +97,16 @@ iops_accuracy)
   python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results']; t=sum(j['iops'] for j in r); sys.exit(0 if len(r)==2 and min(j['iops'] for j in r) >= 0.1*t else 1)" "$TMP/two.json" ||
     { fail "two: one job got (almost) none of the limit"; cat "$TMP/two.out" >&2; }
   # A limit that is not a multiple of 1000 is not rounded (SPDK would make it 2000).
-  config "$TMP/c2.json" "$(null_entry Null0 262144 4096)" "$(qos_entry Null0 '"rw_ios_per_sec":1500')"
+  qos_config "$TMP/c2.json" "$(null_entry Null0 262144 4096)" "$(qos_entry Null0 '"rw_ios_per_sec":1500')"
   perf_within odd iops 1500 15 -c "$TMP/c2.json" -q 32 -o 4k -w randread -t 2 -m 0x1
   ;;
 mbytes_accuracy)
   # 40 MiB/s with 128 KiB I/O, on a bdev the core splits in four (32 KiB boundary):
   # what the caller submitted counts, once.
-  config "$TMP/c.json" "$(malloc_entry Malloc0 16384 4096 8)" "$(qos_entry Malloc0 '"rw_mbytes_per_sec":40')"
+  qos_config "$TMP/c.json" "$(malloc_entry Malloc0 16384 4096 8)" "$(qos_entry Malloc0 '"rw_mbytes_per_sec":40')"
   perf_within rw mibps 40 15 -c "$TMP/c.json" -q 32 -o 128k -w randread -t 2 -m 0x1
   # Read and write limits apply to their own type only.
-  config "$TMP/c2.json" "$(null_entry Null0 262144 4096)" "$(qos_entry Null0 '"w_mbytes_per_sec":20')"
+  qos_config "$TMP/c2.json" "$(null_entry Null0 262144 4096)" "$(qos_entry Null0 '"w_mbytes_per_sec":20')"
   perf_within w mibps 20 15 -c "$TMP/c2.json" -q 32 -o 64k -w randwrite -t 2 -m 0x1
   perf r -c "$TMP/c2.json" -q 32 -o 64k -w randread -t 1 -m 0x1 || exit 1
   v=$(total r mibps)
@@ -153,11 +116,8 @@ runtime_change)
   # bdevperf -z serves the RPC methods while its jobs run: change the limit mid-run
   # (two jobs on two cores share it), measure the rate from bdev_get_iostat, then stop
   # bdevperf with SIGTERM (the run is long so a slow machine cannot end it early).
-  config "$TMP/c.json" "$(null_entry Null0 262144 4096)"
-  "$BDEVPERF" -z -r "$SOCK" -c "$TMP/c.json" -q 32 -o 4k -w randread -t 600 -m 0x3 -C \
-    >"$TMP/perf.log" 2>&1 &
-  PID=$!
-  wait_socket
+  qos_config "$TMP/c.json" "$(null_entry Null0 262144 4096)"
+  start_bdevperf_z "$BDEVPERF" -c "$TMP/c.json" -q 32 -o 4k -w randread -t 600 -m 0x3 -C
   "$BDEVCTL" -s "$SOCK" -t 700 perform_tests >"$TMP/results.out" 2>&1 &
   sleep 1
   rate() { # NAME SECONDS: the read rate over about SECONDS
@@ -192,11 +152,9 @@ runtime_change)
   r3=$(rate r3 1)
   echo "no limit: $r3 IOPS"
   awk -v v="$r3" 'BEGIN { exit !(v > 40000) }' || fail "after removing the limit: only $r3 IOPS"
-  kill -TERM "$PID"
-  wait "$PID" || fail "bdevperf exited $? on SIGTERM"
-  PID=
-  grep -q 'Fail/s' "$TMP/perf.log" && ! awk '$1 == "Null0" && $2 == ":" && $6 != "0.00" { bad = 1 } END { exit !bad }' "$TMP/perf.log" ||
-    { fail "bdevperf reported failed I/O"; cat "$TMP/perf.log" >&2; }
+  stop_daemon
+  grep -q 'Fail/s' "$TMP/daemon.log" && ! awk '$1 == "Null0" && $2 == ":" && $6 != "0.00" { bad = 1 } END { exit !bad }' "$TMP/daemon.log" ||
+    { fail "bdevperf reported failed I/O"; cat "$TMP/daemon.log" >&2; }
   ;;
 save_config)
   start_daemon
@@ -246,21 +204,21 @@ bad_input)
   ctl set bdev_set_qos_limit Malloc0 --rw_ios_per_sec 5000
   expect_ok set
   ctl unknown call bdev_set_qos_limit '{"name":"Nope","rw_ios_per_sec":10}'
-  expect_err unknown 'error -19: .*Nope'
+  expect_ctl_err unknown 'error -19: .*Nope'
   ctl none call bdev_set_qos_limit '{"name":"Malloc0"}'
-  expect_err none 'error -32602: no limit given'
+  expect_ctl_err none 'error -32602: no limit given'
   ctl negative call bdev_set_qos_limit '{"name":"Malloc0","rw_ios_per_sec":-5}'
-  expect_err negative 'error -32602: .*rw_ios_per_sec'
+  expect_ctl_err negative 'error -32602: .*rw_ios_per_sec'
   ctl fraction call bdev_set_qos_limit '{"name":"Malloc0","w_mbytes_per_sec":1.5}'
-  expect_err fraction 'error -32602: .*w_mbytes_per_sec'
+  expect_ctl_err fraction 'error -32602: .*w_mbytes_per_sec'
   ctl string call bdev_set_qos_limit '{"name":"Malloc0","r_mbytes_per_sec":"10"}'
-  expect_err string 'error -32602: .*r_mbytes_per_sec'
+  expect_ctl_err string 'error -32602: .*r_mbytes_per_sec'
   ctl huge call bdev_set_qos_limit '{"name":"Malloc0","rw_mbytes_per_sec":1099511627777}'
-  expect_err huge 'error -32602: .*rw_mbytes_per_sec'
+  expect_ctl_err huge 'error -32602: .*rw_mbytes_per_sec'
   ctl typo call bdev_set_qos_limit '{"name":"Malloc0","rw_iops_per_sec":10}'
-  expect_err typo 'error -32602: .*rw_iops_per_sec'
+  expect_ctl_err typo 'error -32602: .*rw_iops_per_sec'
   ctl noname call bdev_set_qos_limit '{"rw_ios_per_sec":10}'
-  expect_err noname 'error -32602: .*name'
+  expect_ctl_err noname 'error -32602: .*name'
   # Nothing changed.
   limits_are after Malloc0 5000 0 0 0
   stop_daemon
