@@ -11,16 +11,10 @@ if [[ -z ${SPDK_RPC_PY:-} || ! -f ${SPDK_RPC_PY:-} ]]; then
   echo "SKIPPED: set SPDK_RPC_PY=/path/to/spdk/scripts/rpc.py to run SPDK's rpc.py against bdevd" >&2
   exit 77
 fi
-TMP=$(mktemp -d /tmp/bdevkit_rpcpy.XXXXXX)
-SOCK=$TMP/rpc.sock
-PID=
-FAILED=0
-fail() { echo "FAIL: $*" >&2; FAILED=1; }
-cleanup() {
-  [[ -n $PID ]] && kill -9 "$PID" 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+# lib.sh for $TMP, $SOCK, fail and the clean-up of bdevd; the daemon is started and
+# stopped here with rpc.py itself (there is no bdevctl in this test).
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 export PYTHONPATH="$(dirname "$SPDK_RPC_PY")/../python${PYTHONPATH:+:$PYTHONPATH}"
 rpc() { timeout 60 python3 "$SPDK_RPC_PY" -s "$SOCK" "$@"; }
 # ok NAME ARGS...: rpc.py must exit 0; its stdout is kept in $TMP/NAME.out.
