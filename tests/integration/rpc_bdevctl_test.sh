@@ -24,6 +24,19 @@ expect_ctl_err_no_stdout() {
   expect_ctl_err "$1" "$2" && { [[ ! -s $TMP/$1.out ]] || { fail "$1: printed to stdout"; show "$1"; }; }
 }
 
+# restart_from_save WHAT: the daemon's save_config output ($TMP/save.out) becomes
+# $TMP/config.json; bdevd is stopped and started again from it and must have the same
+# bdevs ($TMP/before.out) and save the same config again (else WHAT fails).
+restart_from_save() {
+  cp "$TMP/save.out" "$TMP/config.json"
+  stop_clean
+  start_daemon --json "$TMP/config.json"
+  ctl after bdev_get_bdevs
+  cmp -s "$TMP/before.out" "$TMP/after.out" || { fail "bdevs differ after the round trip"; diff "$TMP/before.out" "$TMP/after.out" >&2; }
+  ctl save2 save_config
+  cmp -s "$TMP/save.out" "$TMP/save2.out" || { fail "$1"; diff "$TMP/save.out" "$TMP/save2.out" >&2; }
+}
+
 case $CASE in
 create_and_query)
   start_daemon
@@ -105,13 +118,7 @@ round_trip)
   # The layer's options first; modules' own *_set_options entries are not checked here.
   pyjson save '[e["method"] for e in d["subsystems"][0]["config"] if e["method"]=="bdev_set_options" or not e["method"].endswith("_set_options")]==["bdev_set_options","bdev_malloc_create","bdev_malloc_create","bdev_null_create","bdev_wait_for_examine"] and d["subsystems"][0]["config"][0]["method"]=="bdev_set_options"' ||
     { fail "save_config order"; show save; }
-  cp "$TMP/save.out" "$TMP/config.json"
-  stop_clean
-  start_daemon --json "$TMP/config.json"
-  ctl after bdev_get_bdevs
-  cmp -s "$TMP/before.out" "$TMP/after.out" || { fail "bdevs differ after the round trip"; diff "$TMP/before.out" "$TMP/after.out" >&2; }
-  ctl save2 save_config
-  cmp -s "$TMP/save.out" "$TMP/save2.out" || { fail "save_config not stable"; diff "$TMP/save.out" "$TMP/save2.out" >&2; }
+  restart_from_save "save_config not stable"
   # load_config into an emptied daemon gives the same bdevs again.
   for b in Malloc0 Malloc1; do ctl d bdev_malloc_delete $b; done
   ctl d bdev_null_delete Null0
@@ -195,14 +202,8 @@ startup_state)
   ctl save save_config
   pyjson save 'd["subsystems"][0]["config"][0]=={"method":"bdev_set_options","params":{"bdev_io_pool_size":8192,"bdev_io_cache_size":64,"bdev_auto_examine":True,"iobuf_small_cache_size":128,"iobuf_large_cache_size":16}}' ||
     { fail "save_config does not start with the options set"; show save; }
-  cp "$TMP/save.out" "$TMP/config.json"
-  stop_clean
   # The saved config (options first) starts a daemon with the same options and bdevs.
-  start_daemon --json "$TMP/config.json"
-  ctl after bdev_get_bdevs
-  cmp -s "$TMP/before.out" "$TMP/after.out" || { fail "bdevs differ after the round trip"; diff "$TMP/before.out" "$TMP/after.out" >&2; }
-  ctl save2 save_config
-  cmp -s "$TMP/save.out" "$TMP/save2.out" || { fail "options not kept"; diff "$TMP/save.out" "$TMP/save2.out" >&2; }
+  restart_from_save "options not kept"
   # load_config into a running daemon skips the start-up entry and does the rest.
   ctl d bdev_malloc_delete M0
   ctl load load_config "$TMP/config.json"
