@@ -214,6 +214,8 @@ class Soak:
         failed = sum(r["io_failed"] for r in results)
         self.totals["ops"] += ops
         self.totals["observed"] += failed
+        kind = "observed_inject" if event == "inject" else "observed_remove"
+        self.totals[kind] = self.totals.get(kind, 0) + failed
         text = "" if answer.get("ok") else str(answer.get("out"))
         miscompares = text.count("verify miscompare")
         self.totals["miscompares"] += miscompares
@@ -277,7 +279,8 @@ class Soak:
               (t["removes"], t["removes_under_io"]))
         print("  errors injected:                 %d%s" %
               (t["injected"], "" if self.has_error_bdev else " (no error bdev in this build)"))
-        print("  errors observed (failed I/O):    %d" % t["observed"])
+        print("  errors observed (failed I/O):    %d (%d in injection rounds, %d in removal rounds)"
+              % (t["observed"], t.get("observed_inject", 0), t.get("observed_remove", 0)))
         print("  verify miscompares:              %d" % t["miscompares"])
         if self.rss:
             values = [kib for _, kib in self.rss]
