@@ -6,8 +6,11 @@
 //   callback:  a completion callback resubmits (bdevperf's shape)
 //   coroutine: QD coroutines, each `while (...) co_await desc->Read(...)`
 // Prints one line per run: "callback IOPS coroutine IOPS".
+// With a fifth argument (callback or coroutine) it does one run of that style only, no
+// warm-up, of SECONDS x 100000 I/Os instead of a time (a count callgrind gives the same
+// result for whatever the machine does), and prints "ios N".
 //
-// Usage: co_vs_callback QD SECONDS RUNS [CORE]   (bench/co_vs_callback.sh builds and runs it)
+// Usage: co_vs_callback QD SECONDS RUNS [CORE [STYLE]]   (bench/co_vs_callback.sh runs it)
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -32,6 +35,7 @@ struct Bench {
   std::vector<void*> bufs;
   uint64_t deadline = 0;
   uint64_t ios = 0;
+  uint64_t limit = UINT64_MAX;  // I/Os to do (STYLE runs), else until the deadline
   int running = 0;
   std::function<void(absl::Status)> done;
   int errors = 0;
@@ -53,7 +57,7 @@ void OnRead(void* arg, IoStatus status) {
   Bench* b = lane->b;
   if (!status.ok()) ++b->errors;
   ++b->ios;
-  if (bdevkit::GetTicks() >= b->deadline) return LaneDone(b);
+  if (bdevkit::GetTicks() >= b->deadline || b->ios >= b->limit) return LaneDone(b);
   lane->block = (lane->block + 64) & (kBlocks - 1);
   if (b->desc->Read(b->ch, lane->buf, lane->block, 1, OnRead, lane) != 0) {
     ++b->errors;
@@ -68,13 +72,19 @@ bdevkit::co::Task<void> CoLane(Bench* b, void* buf, uint64_t block) {
     if (!s.ok()) ++b->errors;
     ++b->ios;
     block = (block + 64) & (kBlocks - 1);
-  } while (bdevkit::GetTicks() < b->deadline);
+  } while (bdevkit::GetTicks() < b->deadline && b->ios < b->limit);
   LaneDone(b);
 }
 
-// Runs one measurement on the app thread; returns IOPS.
-double Measure(bool coroutine, int qd, double seconds) {
+struct Result {
+  double iops = 0;
+  uint64_t ios = 0;
+};
+
+// Runs one measurement on the app thread.
+Result Measure(bool coroutine, int qd, double seconds, uint64_t limit = UINT64_MAX) {
   auto b = std::make_shared<Bench>();
+  b->limit = limit;
   std::vector<Lane> lanes(qd);
   uint64_t start = 0, end = 0;
   absl::Status s = bdevkit::App::RunAsync(
@@ -93,7 +103,9 @@ double Measure(bool coroutine, int qd, double seconds) {
           done(st);
         };
         start = bdevkit::GetTicks();
-        b->deadline = start + static_cast<uint64_t>(seconds * bdevkit::GetTicksPerSecond());
+        b->deadline = limit != UINT64_MAX
+                          ? UINT64_MAX
+                          : start + static_cast<uint64_t>(seconds * bdevkit::GetTicksPerSecond());
         for (int i = 0; i < qd; ++i) {
           const uint64_t block = static_cast<uint64_t>(i) * 997 % kBlocks;
           if (coroutine) {
@@ -112,8 +124,9 @@ double Measure(bool coroutine, int qd, double seconds) {
                  b->errors);
     std::exit(1);
   }
-  return static_cast<double>(b->ios) * bdevkit::GetTicksPerSecond() /
-         static_cast<double>(end - start);
+  return {
+      static_cast<double>(b->ios) * bdevkit::GetTicksPerSecond() / static_cast<double>(end - start),
+      b->ios};
 }
 
 }  // namespace
@@ -138,17 +151,30 @@ int main(int argc, char** argv) {
            .ok()) {
     return 1;
   }
+  if (argc > 5) {
+    const std::string style = argv[5];
+    if (style != "callback" && style != "coroutine") {
+      std::fprintf(stderr, "co_vs_callback: STYLE is callback or coroutine, not '%s'\n",
+                   style.c_str());
+      return 2;
+    }
+    const auto count = static_cast<uint64_t>(seconds * 100000);
+    std::printf("ios %llu\n",
+                static_cast<unsigned long long>(Measure(style == "coroutine", qd, 0, count).ios));
+    bdevkit::App::Stop();
+    return 0;
+  }
   Measure(false, qd, 0.2);  // warm-up: pools, channel, frames
   Measure(true, qd, 0.2);
   for (int r = 0; r < runs; ++r) {
     // Alternate which goes first, so a drift in the machine's load hits both alike.
     double cb, co;
     if (r % 2 == 0) {
-      cb = Measure(false, qd, seconds);
-      co = Measure(true, qd, seconds);
+      cb = Measure(false, qd, seconds).iops;
+      co = Measure(true, qd, seconds).iops;
     } else {
-      co = Measure(true, qd, seconds);
-      cb = Measure(false, qd, seconds);
+      co = Measure(true, qd, seconds).iops;
+      cb = Measure(false, qd, seconds).iops;
     }
     std::printf("%.0f %.0f\n", cb, co);
     std::fflush(stdout);
