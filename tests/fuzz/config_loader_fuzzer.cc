@@ -1,6 +1,6 @@
 // libFuzzer target: the JSON config loader (ReadJsonConfigFile + LoadJsonConfig) on
 // arbitrary file contents, replayed against the real runtime and bdev layer with the
-// in-memory modules (malloc, null, and raid, split and QoS over them).
+// in-memory modules (malloc, null, and error, raid, split and QoS over them).
 //
 // Each input is written to a memfd and read back through its /proc path, so the file
 // reader and its syntax-error positions are fuzzed too. Methods that would reach
@@ -111,7 +111,10 @@ bool Allowed(const std::string& method) {
                                                             "framework_wait_init",
                                                             "spdk_get_version",
                                                             "rpc_get_methods",
-                                                            "log_get_flags"};
+                                                            "log_get_flags",
+                                                            "bdev_error_create",
+                                                            "bdev_error_delete",
+                                                            "bdev_error_inject_error"};
   return kAllowed.contains(method);
 }
 
