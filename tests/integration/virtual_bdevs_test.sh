@@ -54,7 +54,7 @@ hot_remove)
   start_bdevperf_z "$BDEVPERF" -c "$TMP/c.json" -q 64 -o 8k -w randrw -M 50 -t 4
   (timeout 60 "$BDEVCTL" -s "$SOCK" -t 60 call perform_tests '{}' >"$TMP/perf.out" 2>"$TMP/perf.err"; echo $? >"$TMP/perf.rc") &
   PERF=$!
-  sleep 1
+  wait_for_io hot_remove  # the run has I/O in flight (a fixed sleep could act too early on a loaded machine)
   call del bdev_malloc_delete '{"name":"H1"}'
   expect_ok del
   wait $PERF
