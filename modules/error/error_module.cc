@@ -76,7 +76,7 @@ absl::Status ErrorModule::Activate(ErrorConfig& config) {
   }
   ErrorConfig* cfg = &config;
   absl::StatusOr<std::unique_ptr<BdevDesc>> desc =
-      OpenBdev(config.base, /*writable=*/true, [this, cfg](BdevEvent e) {
+      OpenBdev(config.base, /*writable=*/true, [cfg](BdevEvent e) {
         if (e != BdevEvent::kRemove || cfg->bdev == nullptr) return;
         LOG_WARNING("error: base %s removed; %s goes and comes back with it", cfg->base,
                     cfg->bdev_name());
@@ -113,7 +113,7 @@ absl::Status ErrorModule::Activate(ErrorConfig& config) {
   config.base_desc = std::move(*desc);
   config.bdev = raw;
   absl::StatusOr<std::unique_ptr<BdevDesc>> self =
-      OpenBdev(name, /*writable=*/false, [this, cfg](BdevEvent e) {
+      OpenBdev(name, /*writable=*/false, [cfg](BdevEvent e) {
         if (e != BdevEvent::kRemove) return;
         // Whoever unregisters it: let go of the held I/O so the removal can finish.
         if (cfg->bdev != nullptr) {
