@@ -267,6 +267,62 @@ test_reset_under_io() {
   note "verify on both namespaces across 3 resets of the controller, no failed I/O"
 }
 
+# Hot removal under load (issue 9): the controller is detached over RPC while bdevperf
+# runs at QD 128 on every layer above it: split parts of namespace 1, and a raid0 over
+# split parts of namespace 2. bdevperf lives, perform_tests answers (its I/O fails from
+# the detach on), nothing stays in flight, the namespaces and split parts go, the raid
+# goes offline; once the controller is attached again, everything is back and a verify
+# run over the whole stack passes.
+test_detach_under_io() {
+  need_nvme_module
+  cat >"$CONFIG" <<EOF
+{"subsystems":[{"subsystem":"bdev","config":[
+ {"method":"bdev_nvme_attach_controller","params":{"name":"Nvme0","trtype":"pcie","traddr":"$BDF"}},
+ {"method":"bdev_split_create","params":{"base_bdev":"Nvme0n1","split_count":2}},
+ {"method":"bdev_split_create","params":{"base_bdev":"Nvme0n2","split_count":2}},
+ {"method":"bdev_raid_create","params":{"name":"Raid0","raid_level":"raid0","strip_size_kb":64,
+  "base_bdevs":["Nvme0n2p0","Nvme0n2p1"]}},
+ {"method":"bdev_wait_for_examine"}]}]}
+EOF
+  start_perf_server -q 128 -o 4k -w randwrite -t 30
+  "$BDEVCTL" -s "$PERF_SOCK" -t 120 call perform_tests "{}" >"$VM_WORK/perform.out" 2>"$VM_WORK/perform.err" &
+  local tests_pid=$!
+  # Detach only once the jobs have I/O in flight (a slow start must not beat us).
+  poll 60 "I/O in flight before the detach" \
+    sh -c "'$BDEVCTL' -s '$PERF_SOCK' -t 5 call bdev_get_io_pools '{}' | grep -qE '\"in_use\": *[1-9]'"
+  ctl detach call bdev_nvme_detach_controller '{"name": "Nvme0"}'
+  expect_rc detach 0
+  # perform_tests must answer, not hang, once its bdevs are gone.
+  timeout 120 tail --pid=$tests_pid -f /dev/null || fail "perform_tests did not answer within 120 s of the detach"
+  local rc=0
+  wait $tests_pid || rc=$?
+  log "perform_tests (exit $rc):"
+  sed 's/^/  | /' "$VM_WORK/perform.out" "$VM_WORK/perform.err"
+  kill -0 $PERF_PID 2>/dev/null || fail "bdevperf died on the detach"
+  ctl pools call bdev_get_io_pools '{}'
+  expect_rc pools 0
+  python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["in_use"] != 0)' \
+    "$VM_WORK/pools.out" || fail "BdevIo still in use after perform_tests answered: $(out pools)"
+  ctl gone call bdev_get_bdevs '{}'
+  expect_rc gone 0
+  grep -qE '"name": "(Nvme0n[12]|Nvme0n1p[01])"' "$VM_WORK/gone.out" &&
+    fail "namespaces or split parts still registered after the detach"
+  ctl raid call bdev_raid_get_bdevs '{"category": "all"}'
+  expect_rc raid 0
+  expect_out raid '"state": "(offline|configuring)"'
+  # Back: the parts and the raid were declared, so they return with the namespaces.
+  ctl attach call bdev_nvme_attach_controller "$(attach_params Nvme0 "$BDF")"
+  expect_rc attach 0
+  poll 60 "Raid0 online again" \
+    sh -c "'$BDEVCTL' -s '$PERF_SOCK' -t 5 call bdev_raid_get_bdevs '{\"category\": \"online\"}' | grep -q Raid0"
+  ctl again call perform_tests '{"workload_type": "verify", "time_in_sec": 2, "queue_depth": 32}'
+  expect_rc again 0
+  expect_out again '"job": "Raid0"'
+  expect_out again '"job": "Nvme0n1p1"'
+  stop_perf_server
+  note "detached under QD 128 on split and raid0-over-split: perform_tests answered, nothing in flight, raid offline; re-attached: all back, verify passed"
+}
+
 test_driver_data_to_kernel() {
   need_nvme_module
   need_bin CHECK tests/vm/vm_pattern_check tests/vm

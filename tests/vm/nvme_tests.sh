@@ -44,4 +44,5 @@ vm_main "$*" \
   bdevperf_workloads:600 \
   driver_device_tests:600 \
   reset_under_io:300 \
+  detach_under_io:300 \
   driver_data_to_kernel:300
