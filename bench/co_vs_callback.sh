@@ -25,9 +25,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 # Release, same flags every time; the program links the shared library, as an
 # embedder's would.
-show_run cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DBDEVKIT_BUILD_TESTS=OFF -DBDEVKIT_SANITIZE= >/dev/null
-show_run ninja -C "$BUILD_DIR" bdevkit_shared >/dev/null
+release_build "$BUILD_DIR" bdevkit_shared
 DEPS="absl_status absl_statusor absl_strings absl_str_format absl_time absl_span nlohmann_json"
 show_run g++ -std=c++20 -O2 -DNDEBUG -o "$WORK/co_vs_callback" "$ROOT/bench/co_vs_callback.cc" \
   -I"$ROOT/include" $(pkg-config --cflags $DEPS) -L"$BUILD_DIR" -lbdevkit \

@@ -32,9 +32,7 @@ if ! command -v fio >/dev/null; then
   say "fio is missing: installing Debian's fio"
   apt-get install -y fio >/dev/null
 fi
-show_run cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DBDEVKIT_BUILD_TESTS=OFF -DBDEVKIT_SANITIZE= >/dev/null
-show_run ninja -C "$BUILD_DIR" bdevperf >/dev/null
+release_build "$BUILD_DIR" bdevperf
 BDEVPERF=$BUILD_DIR/tools/bdevperf/bdevperf
 show_run g++ -std=c++20 -O2 -o "$WORK/memcpy_rate" "$ROOT/bench/memcpy_rate.cc"
 

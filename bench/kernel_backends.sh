@@ -49,9 +49,7 @@ trap cleanup EXIT
 for tool in fio:fio /usr/bin/time:time; do
   command -v "${tool%%:*}" >/dev/null || { say "installing ${tool#*:}"; apt-get install -y "${tool#*:}" >/dev/null; }
 done
-show_run cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DBDEVKIT_BUILD_TESTS=OFF -DBDEVKIT_SANITIZE= >/dev/null
-show_run ninja -C "$BUILD_DIR" bdevperf >/dev/null
+release_build "$BUILD_DIR" bdevperf
 BDEVPERF=$BUILD_DIR/tools/bdevperf/bdevperf
 
 # ---- The device: written in full first ------------------------------------------------

@@ -36,3 +36,14 @@ wait_quiet() {
     fi
   done
 }
+
+# release_build DIR TARGET...: configures DIR as the benchmarks' Release build (the same
+# flags every time: no tests, no sanitizer; ccache makes a rebuild cheap) and builds
+# TARGET... in it.
+release_build() {
+  local dir=$1
+  shift
+  show_run cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DBDEVKIT_BUILD_TESTS=OFF -DBDEVKIT_SANITIZE= >/dev/null
+  show_run ninja -C "$dir" "$@" >/dev/null
+}

@@ -33,9 +33,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 . "$ROOT/bench/lib.sh"
 
-show_run cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DBDEVKIT_BUILD_TESTS=OFF -DBDEVKIT_SANITIZE= >/dev/null
-show_run ninja -C "$BUILD_DIR" bdevperf >/dev/null
+release_build "$BUILD_DIR" bdevperf
 BDEVPERF=$BUILD_DIR/tools/bdevperf/bdevperf
 
 # config FILE [QOS_PARAMS]: a 1 GiB null bdev, limited when QOS_PARAMS is given.

@@ -32,9 +32,7 @@ trap 'rm -rf "$WORK"' EXIT
 . "$ROOT/bench/lib.sh"
 
 # ---- Build (Release, same flags every time) ------------------------------------------
-show_run cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DBDEVKIT_BUILD_TESTS=OFF -DBDEVKIT_SANITIZE= >/dev/null
-show_run ninja -C "$BUILD_DIR" bdevperf >/dev/null
+release_build "$BUILD_DIR" bdevperf
 BDEVPERF=$BUILD_DIR/tools/bdevperf/bdevperf
 
 NUM_BLOCKS=$((1024 * 1024 * 1024 / BS))  # 1 GiB null bdevs (null keeps no data)
