@@ -43,6 +43,29 @@ no_sanitizer_reports() {
   fi
 }
 
+# expect_removal_outcome LEFT OFFLINE: after bases were removed under perform_tests
+# (bdevperf -z, $PERF_PID; the jobs' bdevs in ${tops[@]}): perform_tests answered
+# (every job's I/O completed), each job failed by the removal (told kRemove, or first an
+# I/O failed or was refused with -ENODEV: the held ones fail so, and a submit on another
+# thread may come before kRemove reaches it), the daemon lives on, the sorted names of
+# the bdevs left and of the offline raids are LEFT and OFFLINE (Python lists), and no
+# BdevIo stays taken.
+expect_removal_outcome() {
+  local left=$1 offline=$2 t
+  wait "$PERF_PID"
+  [[ $(rc perf) != 124 ]] || fail "perform_tests did not answer"
+  for t in "${tops[@]}"; do
+    grep -qE "job $t failed: (bdev $t was removed|[a-z_]+( submit)? at LBA 0x[0-9a-f]+ failed: No such device)" "$TMP/perf.err" ||
+      { fail "no removal reported for $t"; show perf; }
+  done
+  alive || fail "bdevperf died"
+  ctl left bdev_get_bdevs
+  pyjson left "sorted(b['name'] for b in d) == $left" || { fail "bdevs left"; show left; }
+  call off bdev_raid_get_bdevs '{"category":"offline"}'
+  pyjson off "sorted(r['name'] for r in d) == $offline" || { fail "raids not offline"; show off; }
+  expect_no_bdevio_in_use "after the removal"
+}
+
 case $CASE in
 error_bdev)
   # The module over bdevd: rpc.py's call forms, driver_specific, save_config round
@@ -219,23 +242,8 @@ hot_remove)
   done
   wait "${dels[@]}"
   for b in HA HB HC HD HE; do expect_ok "del_$b"; done
-  wait "$PERF_PID"
-  # perform_tests answered (every job's I/O completed), each job failed by the removal
-  # (told kRemove, or first an I/O failed or was refused with -ENODEV: the held ones
-  # fail so, and a submit on another thread may come before kRemove reaches it); the
-  # daemon lives on.
-  [[ $(rc perf) != 124 ]] || fail "perform_tests did not answer"
-  for t in "${tops[@]}"; do
-    grep -qE "job $t failed: (bdev $t was removed|[a-z_]+( submit)? at LBA 0x[0-9a-f]+ failed: No such device)" "$TMP/perf.err" ||
-      { fail "no removal reported for $t"; show perf; }
-  done
-  alive || fail "bdevperf died"
   # What stays: the bases nobody removed; the raids offline; the rest gone.
-  ctl left bdev_get_bdevs
-  pyjson left 'sorted(b["name"] for b in d) == ["HB2", "HC2"]' || { fail "bdevs left"; show left; }
-  call off bdev_raid_get_bdevs '{"category":"offline"}'
-  pyjson off 'sorted(r["name"] for r in d) == ["R0", "R1"]' || { fail "raids not offline"; show off; }
-  expect_no_bdevio_in_use "after the removal"
+  expect_removal_outcome '["HB2", "HC2"]' '["R0", "R1"]'
   # The bases come back: every layer with them, and I/O runs clean.
   for b in HA HB HC HD HE; do
     call "m_$b" bdev_malloc_create "{\"name\":\"$b\",\"num_blocks\":16384,\"block_size\":512}"
@@ -290,18 +298,7 @@ PY
   wait $D0
   expect_ok d0
   expect_ok d1
-  wait "$PERF_PID"
-  [[ $(rc perf) != 124 ]] || fail "perform_tests did not answer"
-  for t in "${tops[@]}"; do
-    grep -qE "job $t failed: (bdev $t was removed|[a-z_]+( submit)? at LBA 0x[0-9a-f]+ failed: No such device)" "$TMP/perf.err" ||
-      { fail "no removal reported for $t"; show perf; }
-  done
-  alive || fail "bdevperf died"
-  ctl left bdev_get_bdevs
-  pyjson left '[b["name"] for b in d] == ["ML"]' || { fail "bdevs left"; show left; }
-  call off bdev_raid_get_bdevs '{"category":"offline"}'
-  pyjson off '[r["name"] for r in d] == ["RL"]' || { fail "raid not offline"; show off; }
-  expect_no_bdevio_in_use "after the removal"
+  expect_removal_outcome '["ML"]' '["RL"]'
   # bdevkit closed the devices: the deferred detach happened.
   sleep 0.2
   for i in 0 1; do
