@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libabsl-dev nlohmann-json3-dev libgtest-dev libgmock-dev liburing-dev libaio-dev
   fio  # reference for benchmarks and for the comparisons in tests
+  # the rbd module (librbd) and its tests' throwaway loopback Ceph cluster (tests/ceph)
+  librbd-dev ceph-mon ceph-osd ceph-common
   "$@"
 )
 
