@@ -78,8 +78,8 @@ nlohmann::json ControllerJson(const Controller& c) {
                   {"uuid", n.has_uuid ? Hex(n.uuid) : ""},
                   {"lbaf", formats}});
   }
-  return {{"address", c.device().address()},
-          {"access", c.device().access()},
+  return {{"address", c.address()},
+          {"access", c.access()},
           {"cap",
            {{"mqes", c.cap().mqes()},
             {"cqr", c.cap().cqr()},

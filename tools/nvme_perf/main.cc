@@ -133,7 +133,7 @@ struct Task {
 
 struct Perf {
   Options o;
-  Qpair* qp = nullptr;
+  IoQpair* qp = nullptr;
   uint32_t block_size = 0;
   uint64_t ns_blocks = 0;
   uint64_t span = 0;  // I/O slots in the namespace
@@ -261,7 +261,7 @@ int Run(int argc, char** argv) {
   }
   p.qp = qp->get();
   // Zero-copy buffers: in the device's DMA memory, so no bounce copies.
-  auto mem = c.device().dma().Allocate(size_t{o.depth} * o.io_size);
+  auto mem = c.dma()->Allocate(size_t{o.depth} * o.io_size);
   if (!mem.ok()) {
     std::fprintf(stderr, "nvme_perf: %s\n", std::string(mem.status().message()).c_str());
     return 1;
@@ -269,8 +269,8 @@ int Run(int argc, char** argv) {
   std::memset((*mem)->vaddr(), 0x5a, size_t{o.depth} * o.io_size);
   std::vector<Task> tasks(o.depth);
   std::printf("nvme_perf: %s (%s) ns %u: %s, queue depth %u, I/O size %u, %.1f s\n",
-              c.device().address().c_str(), c.device().access(), o.nsid, o.workload.c_str(),
-              o.depth, o.io_size, o.seconds);
+              c.address().c_str(), c.access(), o.nsid, o.workload.c_str(), o.depth, o.io_size,
+              o.seconds);
   std::fflush(stdout);
   const uint64_t hz = GetTicksPerSecond();
   const uint64_t t0 = GetTicks();
@@ -299,7 +299,7 @@ int Run(int argc, char** argv) {
   std::printf("%-28s %12s %10s %10s %10s %10s\n", "Latency(us)", "IOPS", "MiB/s", "Average", "min",
               "max");
   std::printf("%-28s %12.2f %10.2f %10.2f %10.2f %10.2f\n",
-              absl::StrCat(c.device().address(), " NSID ", o.nsid).c_str(), iops, mibs, avg,
+              absl::StrCat(c.address(), " NSID ", o.nsid).c_str(), iops, mibs, avg,
               p.ios ? us(p.lat_min) : 0.0, us(p.lat_max));
   std::printf(
       "nvme_perf: IOPS=%.2f MiB/s=%.2f avg_lat_us=%.2f min_lat_us=%.2f max_lat_us=%.2f "

@@ -277,7 +277,7 @@ void AttachController(const AttachOptions& options,
         absl::StrCat("an NVMe controller named ", options.name, " already exists")));
   }
   for (const auto& [name, c] : m->ctrlrs) {
-    if (c->controller().device().address() == bdf) {
+    if (c->controller().address() == bdf) {
       return done(absl::AlreadyExistsError(
           absl::StrCat("NVMe device ", bdf, " is already attached as ", name)));
     }
@@ -314,8 +314,8 @@ void AttachController(const AttachOptions& options,
         auto owned = std::make_unique<NvmeCtrlr>(name, std::move(*attached), m->options);
         NvmeCtrlr& c = *owned;
         m->ctrlrs[name] = std::move(owned);
-        LOG_INFO("nvme: attached %s as %s (%zu namespace(s))", c.controller().device().address(),
-                 name, c.controller().namespaces().size());
+        LOG_INFO("nvme: attached %s as %s (%zu namespace(s))", c.controller().address(), name,
+                 c.controller().namespaces().size());
         RegisterNamespaces(c, done);
       });
 }

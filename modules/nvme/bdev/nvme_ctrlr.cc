@@ -36,7 +36,7 @@ void RunBlocking(std::function<absl::Status()> work, std::function<void(absl::St
 
 // ---- NvmeChannel -------------------------------------------------------------------
 
-NvmeChannel::NvmeChannel(NvmeCtrlr& ctrlr, std::unique_ptr<Qpair> qpair, IoBufferPool* pool)
+NvmeChannel::NvmeChannel(NvmeCtrlr& ctrlr, std::unique_ptr<IoQpair> qpair, IoBufferPool* pool)
     : ctrlr_(ctrlr), qpair_(std::move(qpair)), thread_(Thread::Current()), pool_(pool) {
   poller_ = thread_->RegisterPoller([this] { return Poll(); }, absl::ZeroDuration(), "nvme_qpair");
   const uint64_t timeout_us = ctrlr_.options().timeout_us;
@@ -56,7 +56,7 @@ NvmeChannel::~NvmeChannel() {
   ctrlr_.controller().DestroyIoQpair(std::move(qpair_));
   if (pool_ != nullptr) {
     // The queue is gone, so the device no longer touches the pool's pages.
-    (void)ctrlr_.controller().device().dma().UnregisterMemory(pool_->base());
+    (void)ctrlr_.controller().dma()->UnregisterMemory(pool_->base());
     pool_->Release();
   }
 }
@@ -74,7 +74,7 @@ PollStatus NvmeChannel::CheckTimeouts() {
   return PollStatus::kIdle;
 }
 
-void NvmeChannel::OnTimeout(void* arg, Qpair& qpair, uint16_t cid, bool first) {
+void NvmeChannel::OnTimeout(void* arg, IoQpair& qpair, uint16_t cid, bool first) {
   auto* ch = static_cast<NvmeChannel*>(arg);
   NvmeCtrlr& c = ch->ctrlr_;
   using Action = NvmeModuleOptions::TimeoutAction;
@@ -131,7 +131,7 @@ const char* NvmeCtrlr::state_name() const {
 }
 
 std::unique_ptr<ChannelContext> NvmeCtrlr::CreateChannelContext() {
-  absl::StatusOr<std::unique_ptr<Qpair>> qp =
+  absl::StatusOr<std::unique_ptr<IoQpair>> qp =
       controller_->CreateIoQpair(/*track_timeouts=*/options_.timeout_us > 0);
   if (!qp.ok()) {
     LOG_ERROR("nvme: %s: cannot create an I/O queue pair for thread %s: %s", name_,
@@ -141,9 +141,11 @@ std::unique_ptr<ChannelContext> NvmeCtrlr::CreateChannelContext() {
   // Map this thread's I/O buffer pool for the device once, so callers that allocate
   // their buffers there (bdevkit/io_buffer.h) get zero-copy I/O. With UIO this needs
   // the pool in hugepages, which it is not: those buffers keep using bounce pages.
-  IoBufferPool* pool = IoBufferPool::Acquire();
+  // (Fabrics transports copy to and from the socket: nothing to map.)
+  DmaSpace* dma = controller_->dma();
+  IoBufferPool* pool = dma != nullptr ? IoBufferPool::Acquire() : nullptr;
   if (pool != nullptr) {
-    absl::Status s = controller_->device().dma().RegisterMemory(pool->base(), pool->size());
+    absl::Status s = dma->RegisterMemory(pool->base(), pool->size());
     if (!s.ok()) {
       LOG_DEBUG("nvme", "nvme: %s: thread %s's I/O buffer pool stays bounced: %s", name_,
                 Thread::Current()->name(), std::string(s.message()));
@@ -243,7 +245,7 @@ void NvmeCtrlr::DetachNow() {
 }
 
 nlohmann::json NvmeCtrlr::ControllersJson() const {
-  const std::string bdf = controller_->device().address();
+  const std::string bdf = controller_->address();
   return {{"name", name_},
           {"ctrlrs",
            {{{"state", state_name()},
@@ -255,7 +257,7 @@ nlohmann::json NvmeCtrlr::ControllersJson() const {
                {"subnqn", controller_->data().subnqn}}},
              {"cntlid", controller_->data().cntlid},
              {"host", {{"nqn", ""}, {"addr", ""}, {"svcid", ""}}},
-             {"access", controller_->device().access()}}}}};
+             {"access", controller_->access()}}}}};
 }
 
 nlohmann::json NvmeCtrlr::AttachConfigJson() const {
@@ -263,14 +265,14 @@ nlohmann::json NvmeCtrlr::AttachConfigJson() const {
           {"params",
            {{"name", name_},
             {"trtype", "PCIe"},
-            {"traddr", controller_->device().address()},
+            {"traddr", controller_->address()},
             {"prchk_reftag", false},
             {"prchk_guard", false}}}};
 }
 
 nlohmann::json NvmeCtrlr::NamespaceInfoJson(uint32_t nsid) const {
   const ControllerData& d = controller_->data();
-  const std::string bdf = controller_->device().address();
+  const std::string bdf = controller_->address();
   nlohmann::json info = {
       {"pci_address", bdf},
       {"trid", {{"trtype", "PCIe"}, {"traddr", bdf}}},
@@ -290,7 +292,7 @@ nlohmann::json NvmeCtrlr::NamespaceInfoJson(uint32_t nsid) const {
         {"ana_reporting", ((d.cmic >> 3) & 1) != 0}}},
       {"vs", {{"nvme_version", VersionString(controller_->version())}}},
       {"ns_data", {{"id", nsid}, {"can_share", false}}},
-      {"access", controller_->device().access()},
+      {"access", controller_->access()},
   };
   for (const NamespaceData& ns : controller_->namespaces()) {
     if (ns.nsid != nsid) continue;

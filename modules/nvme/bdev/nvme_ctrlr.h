@@ -39,18 +39,18 @@ class NvmeCtrlr;
 // buffers from that pool goes zero copy instead of through bounce pages.
 class NvmeChannel : public ChannelContext {
  public:
-  NvmeChannel(NvmeCtrlr& ctrlr, std::unique_ptr<Qpair> qpair, IoBufferPool* pool);
+  NvmeChannel(NvmeCtrlr& ctrlr, std::unique_ptr<IoQpair> qpair, IoBufferPool* pool);
   ~NvmeChannel() override;
-  Qpair& qpair() { return *qpair_; }
+  IoQpair& qpair() { return *qpair_; }
   Thread& thread() const { return *thread_; }
 
  private:
   PollStatus Poll();
   PollStatus CheckTimeouts();
-  static void OnTimeout(void* arg, Qpair& qpair, uint16_t cid, bool first);
+  static void OnTimeout(void* arg, IoQpair& qpair, uint16_t cid, bool first);
 
   NvmeCtrlr& ctrlr_;
-  std::unique_ptr<Qpair> qpair_;
+  std::unique_ptr<IoQpair> qpair_;
   Thread* const thread_;
   Poller* poller_ = nullptr;
   Poller* timeout_poller_ = nullptr;

@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bdevkit/log.h"
+#include "modules/nvme/driver/fabrics.h"
+#include "modules/nvme/driver/pcie_transport.h"
 #include "modules/nvme/driver/status.h"
 
 namespace bdevkit::nvme {
@@ -15,6 +17,13 @@ struct Controller::SyncOp {
   Request req;
   Completion cpl{};
   bool done = false;
+};
+
+struct Controller::KeepAliveOp {
+  Request req;
+  bool busy = false;
+  absl::Time sent;
+  absl::Time next_due;
 };
 
 struct Controller::AbortOp {
@@ -38,23 +47,62 @@ Command MakeCommand(uint8_t opcode, uint32_t nsid = 0) {
 
 }  // namespace
 
-Controller::Controller(std::unique_ptr<PciDevice> device, const ControllerOptions& options)
-    : device_(std::move(device)), options_(options), mmio_(device_->bar0()) {}
+Controller::Controller(std::unique_ptr<Transport> transport, const ControllerOptions& options)
+    : transport_(std::move(transport)),
+      options_(options),
+      fabrics_(transport_->fabrics()),
+      mmio_(transport_->registers()),
+      keep_alive_(std::make_unique<KeepAliveOp>()) {}
 
 absl::StatusOr<std::unique_ptr<Controller>> Controller::Attach(std::unique_ptr<PciDevice> device,
                                                                const ControllerOptions& options) {
-  std::unique_ptr<Controller> c(new Controller(std::move(device), options));
+  return Attach(std::make_unique<PcieTransport>(std::move(device)), options);
+}
+
+absl::StatusOr<std::unique_ptr<Controller>> Controller::Attach(std::unique_ptr<Transport> transport,
+                                                               const ControllerOptions& options) {
+  std::unique_ptr<Controller> c(new Controller(std::move(transport), options));
   std::lock_guard lock(c->admin_mu_);
   if (absl::Status s = c->Initialize(); !s.ok()) {
-    const std::string bdf = c->device_->address();
-    // Leave the controller disabled: it holds no queue of ours any more.
+    const std::string where = c->address();
+    // Leave the controller disabled: it holds no queue of ours any more. (Fabrics:
+    // dropping the admin connection ends the association.)
     if (c->mmio_.valid() && c->mmio_.size() > reg::kCc + 4) {
       c->mmio_.Write32(reg::kCc, c->mmio_.Read32(reg::kCc) & ~cc::kEnable);
     }
+    c->admin_.reset();
     c->shut_down_ = true;
-    return absl::Status(s.code(), absl::StrCat(bdf, ": ", s.message()));
+    return absl::Status(s.code(), absl::StrCat(where, ": ", s.message()));
   }
   return c;
+}
+
+absl::StatusOr<uint64_t> Controller::PropertyGet(uint32_t offset, bool eight_bytes) {
+  absl::StatusOr<Completion> cpl =
+      AdminLocked(MakePropertyGet(offset, eight_bytes), nullptr, 0, false);
+  if (absl::Status s = CheckCompletion(cpl, "Property Get"); !s.ok()) return s;
+  return PropertyValue(*cpl);
+}
+
+absl::StatusOr<uint32_t> Controller::ReadReg32(uint32_t offset) {
+  if (!fabrics_) return mmio_.Read32(offset);
+  absl::StatusOr<uint64_t> v = PropertyGet(offset, false);
+  if (!v.ok()) return v.status();
+  return static_cast<uint32_t>(*v);
+}
+
+absl::StatusOr<uint64_t> Controller::ReadReg64(uint32_t offset) {
+  if (!fabrics_) return mmio_.Read64(offset);
+  return PropertyGet(offset, true);
+}
+
+absl::Status Controller::WriteReg32(uint32_t offset, uint32_t value) {
+  if (!fabrics_) {
+    mmio_.Write32(offset, value);
+    return absl::OkStatus();
+  }
+  return CheckCompletion(AdminLocked(MakePropertySet(offset, value), nullptr, 0, false),
+                         "Property Set");
 }
 
 Controller::~Controller() {
@@ -63,11 +111,19 @@ Controller::~Controller() {
 }
 
 absl::Status Controller::Initialize() {
-  if (!mmio_.valid() || mmio_.size() < reg::kDoorbellBase + 8) {
+  if (fabrics_) {
+    // Properties are reached through the admin queue: connect it first (a new
+    // association starts with the controller disabled).
+    if (absl::Status s = CreateAdminQueue(); !s.ok()) return s;
+  } else if (!mmio_.valid() || mmio_.size() < reg::kDoorbellBase + 8) {
     return absl::FailedPreconditionError("BAR0 is too small for an NVMe controller");
   }
-  cap_.raw = mmio_.Read64(reg::kCap);
-  version_ = mmio_.Read32(reg::kVs);
+  absl::StatusOr<uint64_t> cap = ReadReg64(reg::kCap);
+  if (!cap.ok()) return cap.status();
+  absl::StatusOr<uint32_t> vs = ReadReg32(reg::kVs);
+  if (!vs.ok()) return vs.status();
+  cap_.raw = *cap;
+  version_ = *vs;
   if (cap_.raw == ~uint64_t{0}) {
     return absl::UnavailableError("the controller does not respond (registers read all ones)");
   }
@@ -82,6 +138,7 @@ absl::Status Controller::Initialize() {
   if (absl::Status s = EnableWithAdminQueue(); !s.ok()) return s;
   if (absl::Status s = Identify(); !s.ok()) return s;
   if (absl::Status s = SetNumberOfQueues(); !s.ok()) return s;
+  transport_->SetControllerData(data_);
   uint64_t mdts_bytes = data_.mdts == 0 ? UINT64_MAX : (uint64_t{kPageSize} << data_.mdts);
   max_transfer_ =
       static_cast<uint32_t>(std::min<uint64_t>(mdts_bytes, kMaxTransferPages * kPageSize));
@@ -89,9 +146,8 @@ absl::Status Controller::Initialize() {
   LOG_INFO(
       "nvme: %s: %s (serial %s, firmware %s), NVMe %s, %zu namespace(s), %u I/O queues, "
       "max transfer %u KiB, doorbell stride %u, via %s",
-      device_->address(), data_.model, data_.serial, data_.firmware, VersionString(version_),
-      namespaces_.size(), io_queues_granted_, max_transfer_ / 1024, 4u << cap_.dstrd(),
-      device_->access());
+      address(), data_.model, data_.serial, data_.firmware, VersionString(version_),
+      namespaces_.size(), io_queues_granted_, max_transfer_ / 1024, 4u << cap_.dstrd(), access());
   return absl::OkStatus();
 }
 
@@ -101,7 +157,12 @@ absl::Status Controller::WaitReady(bool ready, const char* what) {
   limit = std::min(limit, options_.max_ready_wait);
   const absl::Time deadline = absl::Now() + limit;
   for (;;) {
-    uint32_t csts = mmio_.Read32(reg::kCsts);
+    absl::StatusOr<uint32_t> read = ReadReg32(reg::kCsts);
+    if (!read.ok()) {
+      return absl::Status(read.status().code(), absl::StrCat("reading CSTS while waiting to ", what,
+                                                             ": ", read.status().message()));
+    }
+    const uint32_t csts = *read;
     if (csts == UINT32_MAX) {
       return absl::UnavailableError(absl::StrCat("the controller stopped responding while ", what));
     }
@@ -118,38 +179,47 @@ absl::Status Controller::WaitReady(bool ready, const char* what) {
   }
 }
 
-absl::Status Controller::EnableWithAdminQueue() {
-  // 1. Disabled: the controller drops every queue (ours from before, or the kernel's).
-  uint32_t cc = mmio_.Read32(reg::kCc);
-  if ((cc & cc::kEnable) != 0 || (mmio_.Read32(reg::kCsts) & csts::kReady) != 0) {
-    mmio_.Write32(reg::kCc, cc & ~cc::kEnable);
-  }
-  if (absl::Status s = WaitReady(false, "become disabled (CSTS.RDY=0)"); !s.ok()) return s;
-
-  // 2. A fresh admin queue (its rings zeroed, phase 1).
+absl::Status Controller::CreateAdminQueue() {
   admin_.reset();
   abandoned_.clear();
   for (auto& a : aborts_) a->busy = false;
+  keep_alive_->busy = false;
   QpairConfig config;
   config.qid = 0;
   config.entries = options_.admin_entries;
   config.max_transfer = kAdminBouncePages * kPageSize;
   config.bounce_pages = kAdminBouncePages;
-  absl::StatusOr<std::unique_ptr<Qpair>> admin = Qpair::Create(device_->dma(), config);
+  absl::StatusOr<std::unique_ptr<IoQpair>> admin = transport_->CreateAdminQpair(config);
   if (!admin.ok()) return admin.status();
   admin_ = std::move(*admin);
-  const uint32_t dstrd = cap_.dstrd();
-  admin_->SetDoorbells(mmio_.Register(SqTailDoorbell(0, dstrd)),
-                       mmio_.Register(CqHeadDoorbell(0, dstrd)));
-  const uint32_t n = options_.admin_entries - 1;  // AQA sizes are 0-based
-  mmio_.Write32(reg::kAqa, (n << 16) | n);
-  mmio_.Write64(reg::kAsq, admin_->sq_iova());
-  mmio_.Write64(reg::kAcq, admin_->cq_iova());
+  admin_lost_.store(false, std::memory_order_release);
+  keep_alive_->next_due = absl::Now() + absl::Milliseconds(options_.keep_alive_timeout_ms / 2);
+  return absl::OkStatus();
+}
+
+absl::Status Controller::EnableWithAdminQueue() {
+  if (!fabrics_) {
+    // 1. Disabled: the controller drops every queue (ours from before, or the kernel's).
+    uint32_t cc = mmio_.Read32(reg::kCc);
+    if ((cc & cc::kEnable) != 0 || (mmio_.Read32(reg::kCsts) & csts::kReady) != 0) {
+      mmio_.Write32(reg::kCc, cc & ~cc::kEnable);
+    }
+    if (absl::Status s = WaitReady(false, "become disabled (CSTS.RDY=0)"); !s.ok()) return s;
+    // 2. A fresh admin queue (its rings zeroed, phase 1), AQA/ASQ/ACQ written.
+    if (absl::Status s = CreateAdminQueue(); !s.ok()) return s;
+  } else if (admin_ == nullptr) {
+    // 1-2. Fabrics: a new association (connection + Connect) starts disabled.
+    if (absl::Status s = CreateAdminQueue(); !s.ok()) return s;
+  }
 
   // 3. Enable: 4 KiB pages, NVM command set, round robin, 64-byte SQEs, 16-byte CQEs.
-  // The register writes above are uncached MMIO, ordered before this one.
-  mmio_.Write32(reg::kCc, cc::kEnable | cc::kCssNvm | (0u << cc::kMpsShift) | cc::kAmsRoundRobin |
-                              (6u << cc::kIosqesShift) | (4u << cc::kIocqesShift));
+  // (PCIe: the register writes above are uncached MMIO, ordered before this one.)
+  if (absl::Status s = WriteReg32(reg::kCc, cc::kEnable | cc::kCssNvm | (0u << cc::kMpsShift) |
+                                                cc::kAmsRoundRobin | (6u << cc::kIosqesShift) |
+                                                (4u << cc::kIocqesShift));
+      !s.ok()) {
+    return s;
+  }
   return WaitReady(true, "become ready (CSTS.RDY=1)");
 }
 
@@ -175,6 +245,12 @@ absl::StatusOr<Completion> Controller::AdminLocked(const Command& cmd, void* buf
   for (uint32_t spins = 0; !op->done; ++spins) {
     admin_->Poll();
     if (op->done) break;
+    if (admin_->broken()) {
+      admin_lost_.store(true, std::memory_order_release);
+      abandoned_.push_back(std::move(op));
+      return absl::UnavailableError(
+          absl::StrCat("the connection to ", address(), " was lost during an admin command"));
+    }
     if ((spins & 0xff) == 0xff) {
       if (FatalStatus()) {
         abandoned_.push_back(std::move(op));
@@ -259,15 +335,14 @@ absl::Status Controller::Identify() {
       if (dc.ok() && dc->ok()) ParseNamespaceIdDescriptors(buf.data(), &nd);
     }
     if (nd.format_index() >= nd.lba_formats.size() || nd.format().lba_data_shift < 9) {
-      LOG_WARNING("nvme: %s: namespace %u has an unusable LBA format; skipped", device_->address(),
-                  nsid);
+      LOG_WARNING("nvme: %s: namespace %u has an unusable LBA format; skipped", address(), nsid);
       continue;
     }
     if (nd.metadata_size() != 0) {
       LOG_WARNING(
           "nvme: %s: namespace %u is formatted with %u bytes of metadata per block, "
           "which this driver does not handle; skipped",
-          device_->address(), nsid, nd.metadata_size());
+          address(), nsid, nd.metadata_size());
       continue;
     }
     namespaces_.push_back(std::move(nd));
@@ -298,31 +373,14 @@ absl::Status Controller::SetNumberOfQueues() {
   return absl::OkStatus();
 }
 
-absl::Status Controller::CreateHardwareQueues(Qpair& qp) {
-  const uint32_t size_and_id = ((qp.entries() - 1) << 16) | qp.qid();
-  Command cq = MakeCommand(admin_op::kCreateIoCq);
-  cq.prp1 = qp.cq_iova();
-  cq.cdw10 = size_and_id;
-  cq.cdw11 = 1;  // physically contiguous; interrupts off (IEN = 0): we poll
-  if (absl::Status s = CheckCompletion(AdminLocked(cq, nullptr, 0, false), "Create I/O CQ");
-      !s.ok()) {
-    return s;
-  }
-  Command sq = MakeCommand(admin_op::kCreateIoSq);
-  sq.prp1 = qp.sq_iova();
-  sq.cdw10 = size_and_id;
-  sq.cdw11 = (uint32_t{qp.qid()} << 16) | 1;  // its CQ, physically contiguous
-  if (absl::Status s = CheckCompletion(AdminLocked(sq, nullptr, 0, false), "Create I/O SQ");
-      !s.ok()) {
-    Command del = MakeCommand(admin_op::kDeleteIoCq);
-    del.cdw10 = qp.qid();
-    (void)AdminLocked(del, nullptr, 0, false);
-    return s;
-  }
-  return absl::OkStatus();
+absl::Status Controller::StartIoQueue(IoQpair& qp) {
+  return transport_->StartIoQueue(
+      qp, [this](const Command& cmd, void* buf, uint32_t len, bool to_device) {
+        return AdminLocked(cmd, buf, len, to_device);
+      });
 }
 
-absl::StatusOr<std::unique_ptr<Qpair>> Controller::CreateIoQpair(bool track_timeouts) {
+absl::StatusOr<std::unique_ptr<IoQpair>> Controller::CreateIoQpair(bool track_timeouts) {
   std::lock_guard lock(admin_mu_);
   if (failed() || shut_down_) return absl::UnavailableError("the controller has failed");
   uint16_t qid = 0;
@@ -344,40 +402,33 @@ absl::StatusOr<std::unique_ptr<Qpair>> Controller::CreateIoQpair(bool track_time
   config.bounce_pages = std::max(options_.bounce_pages, max_transfer_ / kPageSize);
   config.track_timeouts = track_timeouts;
   config.ctrlr_epoch = &epoch_;
-  absl::StatusOr<std::unique_ptr<Qpair>> qp = Qpair::Create(device_->dma(), config);
+  config.fail_io = &fail_io_;
+  absl::StatusOr<std::unique_ptr<IoQpair>> qp = transport_->CreateIoQpair(config);
   if (!qp.ok()) return qp.status();
-  const uint32_t dstrd = cap_.dstrd();
-  (*qp)->SetDoorbells(mmio_.Register(SqTailDoorbell(qid, dstrd)),
-                      mmio_.Register(CqHeadDoorbell(qid, dstrd)));
   if (resetting_) {
-    // FinishReset creates its hardware queues; it resumes when the epoch moves.
+    // FinishReset creates its hardware queues (connects it); it resumes when the
+    // epoch moves.
     (*qp)->Suspend();
-  } else if (absl::Status s = CreateHardwareQueues(**qp); !s.ok()) {
+  } else if (absl::Status s = StartIoQueue(**qp); !s.ok()) {
     return s;
   }
   io_qpairs_[qid] = qp->get();
   return qp;
 }
 
-void Controller::DestroyIoQpair(std::unique_ptr<Qpair> qp) {
+void Controller::DestroyIoQpair(std::unique_ptr<IoQpair> qp) {
   if (qp == nullptr) return;
   std::lock_guard lock(admin_mu_);
   const uint16_t qid = qp->qid();
   if (qid < io_qpairs_.size()) io_qpairs_[qid] = nullptr;
-  // During a reset the controller is about to drop every queue anyway.
+  // During a reset the controller is about to drop every queue anyway. (A fabrics
+  // queue pair's connection closes with the object.)
   if (failed() || shut_down_ || resetting_) return;
-  Command sq = MakeCommand(admin_op::kDeleteIoSq);
-  sq.cdw10 = qid;
-  if (absl::Status s = CheckCompletion(AdminLocked(sq, nullptr, 0, false), "Delete I/O SQ");
-      !s.ok()) {
-    LOG_ERROR("nvme: %s: %s", device_->address(), std::string(s.message()));
-  }
-  Command cq = MakeCommand(admin_op::kDeleteIoCq);
-  cq.cdw10 = qid;
-  if (absl::Status s = CheckCompletion(AdminLocked(cq, nullptr, 0, false), "Delete I/O CQ");
-      !s.ok()) {
-    LOG_ERROR("nvme: %s: %s", device_->address(), std::string(s.message()));
-  }
+  absl::Status s = transport_->StopIoQueue(
+      *qp, [this](const Command& cmd, void* buf, uint32_t len, bool to_device) {
+        return AdminLocked(cmd, buf, len, to_device);
+      });
+  if (!s.ok()) LOG_ERROR("nvme: %s: %s", address(), std::string(s.message()));
 }
 
 absl::StatusOr<Completion> Controller::AdminCommand(const Command& cmd, void* buf, uint32_t len,
@@ -426,10 +477,48 @@ bool Controller::SubmitAbort(uint16_t sqid, uint16_t cid) {
 
 void Controller::PollAdmin() {
   std::unique_lock lock(admin_mu_, std::try_to_lock);
-  if (lock.owns_lock() && admin_ != nullptr && !resetting_) admin_->Poll();
+  if (!lock.owns_lock() || admin_ == nullptr || resetting_ || shut_down_) return;
+  admin_->Poll();
+  if (!fabrics_) return;
+  if (admin_->broken()) {
+    admin_lost_.store(true, std::memory_order_release);
+    return;
+  }
+  SendKeepAlive();
+}
+
+void Controller::SendKeepAlive() {
+  if (options_.keep_alive_timeout_ms == 0 || failed()) return;
+  KeepAliveOp& ka = *keep_alive_;
+  const absl::Time now = absl::Now();
+  if (ka.busy) {
+    // The target answers a Keep Alive at once; none within the whole timeout means
+    // it (or the path) is gone even if the connection looks open.
+    if (now - ka.sent > absl::Milliseconds(options_.keep_alive_timeout_ms)) {
+      LOG_ERROR("nvme: %s: no answer to Keep Alive within %u ms", address(),
+                options_.keep_alive_timeout_ms);
+      admin_lost_.store(true, std::memory_order_release);
+    }
+    return;
+  }
+  if (now < ka.next_due) return;
+  ka.req = Request{};
+  ka.req.cmd = MakeCommand(admin_op::kKeepAlive);
+  ka.req.cb = [](void* arg, const Completion& cpl) {
+    auto* op = static_cast<KeepAliveOp*>(arg);
+    op->busy = false;
+    if (!cpl.ok()) LOG_WARNING("nvme: Keep Alive failed: %s", StatusName(cpl.sct(), cpl.sc()));
+  };
+  ka.req.cb_arg = &ka;
+  if (admin_->Submit(ka.req) != 0) return;
+  ka.busy = true;
+  ka.sent = now;
+  ka.next_due = now + absl::Milliseconds(options_.keep_alive_timeout_ms / 2);
+  admin_->Poll();  // sends it
 }
 
 bool Controller::FatalStatus() const {
+  if (fabrics_) return admin_lost_.load(std::memory_order_acquire);
   uint32_t csts = mmio_.Read32(reg::kCsts);
   return csts == UINT32_MAX || (csts & csts::kFatal) != 0;
 }
@@ -446,68 +535,109 @@ void Controller::MarkFailed() {
                std::memory_order_release);
 }
 
-absl::Status Controller::FinishReset() {
+absl::Status Controller::FinishReset(bool give_up_on_failure) {
   std::lock_guard lock(admin_mu_);
   absl::Status s = [&]() -> absl::Status {
     if (shut_down_) return absl::UnavailableError("the controller was shut down");
-    // Every I/O queue pair is suspended: none touches its rings or doorbells until
-    // the epoch changes, so the rings can be reset under it.
-    mmio_.Write32(reg::kCc, mmio_.Read32(reg::kCc) & ~cc::kEnable);
-    if (absl::Status w = WaitReady(false, "become disabled for the reset"); !w.ok()) return w;
-    for (Qpair* qp : io_qpairs_) {
-      if (qp != nullptr) qp->ClearCompletionRing();
+    // Every I/O queue pair is suspended: none touches its rings, doorbells or socket
+    // until the epoch changes, so they can be re-created under it.
+    if (fabrics_) {
+      // Dropping the admin connection ends the association (and with it the old I/O
+      // queues); EnableWithAdminQueue connects a new one.
+      admin_.reset();
+    } else {
+      mmio_.Write32(reg::kCc, mmio_.Read32(reg::kCc) & ~cc::kEnable);
+      if (absl::Status w = WaitReady(false, "become disabled for the reset"); !w.ok()) return w;
+    }
+    for (IoQpair* qp : io_qpairs_) {
+      if (qp != nullptr) transport_->PrepareReset(*qp);
     }
     if (absl::Status e = EnableWithAdminQueue(); !e.ok()) return e;
     if (absl::Status q = SetNumberOfQueues(); !q.ok()) return q;
-    for (Qpair* qp : io_qpairs_) {
+    for (IoQpair* qp : io_qpairs_) {
       if (qp == nullptr) continue;
-      if (absl::Status c = CreateHardwareQueues(*qp); !c.ok()) return c;
+      if (absl::Status c = StartIoQueue(*qp); !c.ok()) return c;
     }
     return absl::OkStatus();
   }();
-  resetting_ = false;
   if (!s.ok()) {
-    LOG_ERROR("nvme: %s: reset failed: %s; the controller is marked failed", device_->address(),
+    if (!give_up_on_failure) {
+      // Stays resetting: another attempt follows, the queue pairs keep waiting.
+      if (fabrics_) admin_.reset();
+      LOG_WARNING("nvme: %s: reconnect failed: %s", address(), std::string(s.message()));
+      return s;
+    }
+    resetting_ = false;
+    LOG_ERROR("nvme: %s: reset failed: %s; the controller is marked failed", address(),
               std::string(s.message()));
     MarkFailed();
     return s;
   }
+  resetting_ = false;
+  fail_io_.store(false, std::memory_order_release);
   // Release: the re-created queues and cleared rings happen-before any queue pair
   // that sees the new epoch (acquire) touching them.
   epoch_.store((epoch_.load(std::memory_order_relaxed) + 1) & ~kEpochFailed,
                std::memory_order_release);
-  LOG_NOTICE("nvme: %s: controller reset done", device_->address());
+  LOG_NOTICE("nvme: %s: controller reset done", address());
   return absl::OkStatus();
+}
+
+void Controller::AbandonReset() {
+  std::lock_guard lock(admin_mu_);
+  if (!resetting_) return;
+  resetting_ = false;
+  admin_.reset();
+  LOG_ERROR("nvme: %s: giving up on the controller; it is marked failed", address());
+  MarkFailed();
 }
 
 void Controller::Shutdown() {
   std::lock_guard lock(admin_mu_);
   if (shut_down_) return;
-  shut_down_ = true;
-  if (!mmio_.valid() || mmio_.Read32(reg::kCsts) == UINT32_MAX) return;
-  for (Qpair* qp : io_qpairs_) {
+  if (fabrics_) {
+    if (admin_ == nullptr || admin_lost_.load() || failed()) {
+      shut_down_ = true;
+      admin_.reset();
+      return;
+    }
+  } else if (!mmio_.valid() || mmio_.Read32(reg::kCsts) == UINT32_MAX) {
+    shut_down_ = true;
+    return;
+  }
+  for (IoQpair* qp : io_qpairs_) {
     if (qp != nullptr) {
-      LOG_ERROR("nvme: %s: shutdown with I/O queue %u still existing", device_->address(),
-                qp->qid());
+      LOG_ERROR("nvme: %s: shutdown with I/O queue %u still existing", address(), qp->qid());
     }
   }
   // Normal shutdown: the controller flushes its caches and metadata and reports
   // SHST=complete; the data is then safe whatever happens to the power.
-  uint32_t cc = mmio_.Read32(reg::kCc);
-  mmio_.Write32(reg::kCc, (cc & ~cc::kShnMask) | cc::kShnNormal);
+  absl::StatusOr<uint32_t> cc = ReadReg32(reg::kCc);
+  if (!cc.ok() || !WriteReg32(reg::kCc, (*cc & ~cc::kShnMask) | cc::kShnNormal).ok()) {
+    LOG_WARNING("nvme: %s: could not ask for a shutdown", address());
+    shut_down_ = true;
+    admin_.reset();
+    return;
+  }
   absl::Duration limit =
       std::min(std::max(absl::Milliseconds(500) * cap_.to_500ms(), absl::Seconds(5)),
                options_.max_ready_wait);
   const absl::Time deadline = absl::Now() + limit;
-  while ((mmio_.Read32(reg::kCsts) & csts::kShstMask) != csts::kShstComplete) {
-    if (absl::Now() > deadline) {
-      LOG_WARNING("nvme: %s: shutdown not reported complete within %s", device_->address(),
+  for (;;) {
+    absl::StatusOr<uint32_t> csts = ReadReg32(reg::kCsts);
+    if (csts.ok() && (*csts & csts::kShstMask) == csts::kShstComplete) break;
+    if (!csts.ok() || absl::Now() > deadline) {
+      LOG_WARNING("nvme: %s: shutdown not reported complete within %s", address(),
                   absl::FormatDuration(limit));
+      shut_down_ = true;
+      admin_.reset();
       return;
     }
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  LOG_INFO("nvme: %s: shutdown complete", device_->address());
+  shut_down_ = true;
+  admin_.reset();  // fabrics: disconnects
+  LOG_INFO("nvme: %s: shutdown complete", address());
 }
 
 }  // namespace bdevkit::nvme

@@ -53,6 +53,7 @@ ControllerData ParseControllerData(const uint8_t* d) {
   c.vwc = d[525];
   c.sgls = Le<uint32_t>(d + 536);
   c.subnqn = Text(d + 768, 256);
+  c.ioccsz = Le<uint32_t>(d + 1792);
   return c;
 }
 

@@ -37,6 +37,9 @@ struct ControllerData {
   uint8_t vwc = 0;    // volatile write cache
   uint32_t sgls = 0;
   std::string subnqn;
+  // Fabrics: I/O queue command capsule size in 16-byte units (64 bytes of command,
+  // the rest in-capsule data); 0 on PCIe controllers.
+  uint32_t ioccsz = 0;
 
   bool supports_dsm() const { return (oncs >> 2) & 1; }
   bool supports_write_zeroes() const { return (oncs >> 3) & 1; }

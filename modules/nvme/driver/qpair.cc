@@ -58,7 +58,7 @@ absl::StatusOr<std::unique_ptr<Qpair>> Qpair::Create(DmaSpace& dma, const QpairC
 
 Qpair::Qpair(const QpairConfig& config, std::unique_ptr<DmaRegion> region,
              const TranslationMap& map)
-    : config_(config), region_(std::move(region)), map_(map) {
+    : IoQpair(config), region_(std::move(region)), map_(map) {
   char* base = static_cast<char*>(region_->vaddr());
   const size_t sq_bytes = PageRound(config_.entries * sizeof(Command));
   const size_t cq_bytes = PageRound(config_.entries * sizeof(Completion));
@@ -67,9 +67,6 @@ Qpair::Qpair(const QpairConfig& config, std::unique_ptr<DmaRegion> region,
   cq_ = reinterpret_cast<volatile Completion*>(base + sq_bytes);
   sq_iova_ = region_->Iova(base);
   cq_iova_ = region_->Iova(base + sq_bytes);
-  if (config_.ctrlr_epoch != nullptr) {
-    epoch_seen_ = config_.ctrlr_epoch->load(std::memory_order_acquire);
-  }
 
   // One tracker per CID; each owns a 1 KiB PRP list (never crossing a page: 4 per page).
   char* prp = base + sq_bytes + cq_bytes;

@@ -113,6 +113,8 @@ inline constexpr uint8_t kIdentify = 0x06;
 inline constexpr uint8_t kAbort = 0x08;
 inline constexpr uint8_t kSetFeatures = 0x09;
 inline constexpr uint8_t kGetFeatures = 0x0a;
+inline constexpr uint8_t kKeepAlive = 0x18;
+inline constexpr uint8_t kFabrics = 0x7f;  // NVMe over Fabrics commands (fabrics.h)
 }  // namespace admin_op
 
 namespace io_op {

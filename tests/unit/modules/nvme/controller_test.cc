@@ -35,7 +35,7 @@ ControllerOptions FastOptions() {
 }
 
 template <typename Pred>
-bool PollUntil(Qpair& qp, Pred pred) {
+bool PollUntil(IoQpair& qp, Pred pred) {
   for (int i = 0; i < 200000 && !pred(); ++i) {
     if (qp.Poll() == 0) std::this_thread::sleep_for(std::chrono::microseconds(10));
   }

@@ -54,7 +54,7 @@ class DeviceTest : public ::testing::Test {
     auto qp = ctrl_->CreateIoQpair(false);
     ASSERT_TRUE(qp.ok()) << qp.status();
     qp_ = std::move(*qp);
-    auto mem = ctrl_->device().dma().Allocate(4 << 20);
+    auto mem = ctrl_->dma()->Allocate(4 << 20);
     ASSERT_TRUE(mem.ok()) << mem.status();
     mem_ = std::move(*mem);
   }
@@ -69,7 +69,7 @@ class DeviceTest : public ::testing::Test {
   uint32_t bs() const { return ns_.block_size(); }
 
   // Submits and polls to completion (bounded: TCG is slow, so seconds).
-  Completion Run(Request& r, Qpair* qp = nullptr) {
+  Completion Run(Request& r, IoQpair* qp = nullptr) {
     if (qp == nullptr) qp = qp_.get();
     Done d;
     r.cb = &Done::Cb;
@@ -121,7 +121,7 @@ class DeviceTest : public ::testing::Test {
 
   std::unique_ptr<Controller> ctrl_;
   NamespaceData ns_;
-  std::unique_ptr<Qpair> qp_;
+  std::unique_ptr<IoQpair> qp_;
   std::unique_ptr<DmaRegion> mem_;
 };
 
@@ -132,9 +132,9 @@ TEST_F(DeviceTest, IdentifyLooksLikeQemu) {
   std::printf(
       "controller %s: model '%s' serial '%s' firmware '%s', NVMe %s, %zu namespace(s), "
       "max transfer %u, via %s\n",
-      ctrl_->device().address().c_str(), ctrl_->data().model.c_str(), ctrl_->data().serial.c_str(),
+      ctrl_->address().c_str(), ctrl_->data().model.c_str(), ctrl_->data().serial.c_str(),
       ctrl_->data().firmware.c_str(), VersionString(ctrl_->version()).c_str(),
-      ctrl_->namespaces().size(), ctrl_->max_transfer(), ctrl_->device().access());
+      ctrl_->namespaces().size(), ctrl_->max_transfer(), ctrl_->access());
 }
 
 TEST_F(DeviceTest, SingleBlockZeroCopy) {

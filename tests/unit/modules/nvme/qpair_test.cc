@@ -370,7 +370,7 @@ TEST(QpairCreateTest, BouncePagesMustHoldTheMaxTransfer) {
 
 struct TimeoutLog {
   std::vector<std::pair<uint16_t, bool>> seen;
-  static void Cb(void* arg, Qpair&, uint16_t cid, bool first) {
+  static void Cb(void* arg, IoQpair&, uint16_t cid, bool first) {
     static_cast<TimeoutLog*>(arg)->seen.push_back({cid, first});
   }
 };
