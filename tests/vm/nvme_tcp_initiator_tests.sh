@@ -173,7 +173,6 @@ assert trid["trtype"].lower() == "tcp", trid
 assert trid["adrfam"].lower() == "ipv4", trid
 assert trid["traddr"] == addr and str(trid["trsvcid"]) == port and trid["subnqn"] == nqn, trid
 EOF
-  # A namespace reads what the kernel's initiator wrote in kernel_initiator (8 MiB in).
   [ "$(tcp_conns)" -gt 0 ] || fail "Tcp0 is attached but no connection to port $TCP_PORT is open"
   ctl dup call bdev_nvme_attach_controller "$(tcp_params Tcp0)"
   [ "$RC" = 1 ] || fail "a second attach as Tcp0 exited $RC, expected 1"
@@ -189,7 +188,7 @@ EOF
   [ "$RC" = 1 ] || fail "Tcp0n1 still there after the detach"
   [ "$(ctrlr_field Tcp0 state)" = gone ] || fail "Tcp0 still listed after the detach"
   # The detach closed the connections (bdevd is still running).
-  poll 10 "the connections to close after the detach" test "$(tcp_conns)" = 0
+  poll 10 "the connections to close after the detach" no_tcp_conns
   ctl reattach call bdev_nvme_attach_controller "$(tcp_params Tcp1)"
   expect_rc reattach 0
   expect_out reattach Tcp1n2

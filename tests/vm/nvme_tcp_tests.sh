@@ -42,6 +42,8 @@ tcp_conns() {
   awk -v p=":$(printf '%04X' "$TCP_PORT")" '$4 == "01" && substr($3, length($3) - 4) == p { n++ } END { print n + 0 }' /proc/net/tcp
 }
 
+no_tcp_conns() { [ "$(tcp_conns)" = 0 ]; }
+
 test_target_up() {
   poll 30 "the emulated disk $NS2_DEV" test -b $NS2_DEV
   [ "$(cat /sys/block/nvme0n1/device/transport)" = pcie ] || fail "$NS2_DEV is not the emulated PCIe disk"
@@ -113,13 +115,13 @@ test_kernel_initiator() {
   kernel_io "$(kernel_ns_dev "$NQN" 1)" 24
   kernel_io "$(kernel_ns_dev "$NQN" 2)" 24
   kernel_disconnect "$NQN" || fail "the kernel's initiator did not disconnect (digests)"
-  [ "$(tcp_conns)" = 0 ] || fail "$(tcp_conns) connections to port $TCP_PORT left after the disconnect"
+  poll 10 "the connections to port $TCP_PORT to close after the disconnect" no_tcp_conns
   note "kernel nvme-tcp: both namespaces, 1 MiB I/O, reconnect after the port came back, digests"
 }
 
 test_target_down() {
   # Nothing of ours may still hold the target: every detach closed its connections.
-  [ "$(tcp_conns)" = 0 ] || fail "$(tcp_conns) connections to port $TCP_PORT still open at the end"
+  poll 10 "the connections to port $TCP_PORT to close at the end" no_tcp_conns
   nvmet_teardown || fail "the target could not be torn down"
   [ -z "$(ls -A "$NVMET_CFS/ports")$(ls -A "$NVMET_CFS/subsystems")" ] || fail "configfs still has ports or subsystems"
   nvmet_listening && fail "something still listens on $TCP_PORT"
