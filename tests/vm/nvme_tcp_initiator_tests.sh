@@ -178,9 +178,16 @@ EOF
   [ "$RC" = 1 ] || fail "a second attach as Tcp0 exited $RC, expected 1"
   ctl save save_config
   expect_rc save 0
-  grep -A3 bdev_nvme_attach_controller "$VM_WORK/save.out" | grep -qi '"trtype": "tcp"' ||
-    fail "save_config has no tcp bdev_nvme_attach_controller"
-  expect_out save "$NQN"
+  python3 - "$VM_WORK/save.out" "$NQN" "$TCP_ADDR" "$TCP_PORT" <<'EOF' || fail "save_config has no tcp bdev_nvme_attach_controller of Tcp0 (see the log)"
+import json, sys
+doc, nqn, addr, port = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
+entries = [e["params"] for s in doc["subsystems"] if s["subsystem"] == "bdev" for e in s["config"]
+           if e["method"] == "bdev_nvme_attach_controller"]
+print("saved attach entries:", json.dumps(entries))
+p = next(p for p in entries if p["name"] == "Tcp0")
+assert p["trtype"].lower() == "tcp" and p["traddr"] == addr and str(p["trsvcid"]) == port, p
+assert p["subnqn"] == nqn, p
+EOF
   cp "$VM_WORK/save.out" "$VM_WORK/saved.json"
   ctl detach call bdev_nvme_detach_controller '{"name": "Tcp0"}'
   expect_rc detach 0
