@@ -65,5 +65,9 @@ install(FILES ${PROJECT_BINARY_DIR}/bdevkitConfig.cmake
 # (which picks the prefix after configuration) gives a correct file.
 file(RELATIVE_PATH BDEVKIT_PC_TO_PREFIX "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
 string(REPLACE ";" " " BDEVKIT_PC_FLAGS "${BDEVKIT_USAGE_FLAGS}")
+set(BDEVKIT_PC_RBD_LIBS "")
+if(BDEVKIT_HAVE_RBD)
+  set(BDEVKIT_PC_RBD_LIBS "-lrbd -lrados")
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/bdevkit.pc.in ${PROJECT_BINARY_DIR}/bdevkit.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/bdevkit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
