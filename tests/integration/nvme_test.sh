@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The nvme module and tools on a machine without a usable NVMe device, through the real
-# bdevd/bdevctl and tools: every attach failure names the missing setup step, and
-# nothing is left behind. A fake sysfs tree (BDEVKIT_SYSFS_ROOT) stands in for devices
+# bdevd/bdevctl and tools: every attach failure names the missing setup step (NVMe/TCP:
+# the parameter, or the host:port that refused), and nothing is left behind. A fake sysfs tree (BDEVKIT_SYSFS_ROOT) stands in for devices
 # bound to the kernel driver or to vfio-pci without an IOMMU group. (The device itself
 # is tested in the QEMU guest: tests/vm.)
 # Usage: nvme_test.sh BDEVD BDEVCTL NVME_IDENTIFY NVME_PERF CASE
@@ -68,8 +68,26 @@ attach_errors)
   expect_rpc_err missing -19 "no PCI device 0000:7f:1f.7"
   attach bad "not-a-bdf"
   expect_rpc_err bad -32602 "traddr.*is not a PCI address"
-  attach tcp 127.0.0.1 tcp
-  expect_rpc_err tcp -22 "trtype.*pcie"
+  attach rdma 127.0.0.1 rdma
+  expect_rpc_err rdma -22 "trtype.*\"tcp\""
+  # NVMe/TCP to a port on 127.0.0.1 nobody listens on (bound, then closed): the error
+  # names host:port, nothing is left; missing TCP parameters are named.
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  tcp_params="\"name\":\"Nvme0\",\"trtype\":\"tcp\",\"adrfam\":\"ipv4\",\"traddr\":\"127.0.0.1\""
+  ctl tcp_closed call bdev_nvme_attach_controller \
+    "{$tcp_params,\"trsvcid\":\"$port\",\"subnqn\":\"nqn.2026-11.io.bdevkit:none\"}"
+  expect_rpc_err tcp_closed -16 "connection to 127.0.0.1:$port refused"
+  ctl tcp_no_port call bdev_nvme_attach_controller "{$tcp_params,\"subnqn\":\"nqn.x\"}"
+  expect_rpc_err tcp_no_port -32602 "trsvcid"
+  ctl tcp_no_nqn call bdev_nvme_attach_controller "{$tcp_params,\"trsvcid\":\"$port\"}"
+  expect_rpc_err tcp_no_nqn -32602 "subnqn"
+  ctl tcp_bad_addr call bdev_nvme_attach_controller \
+    "{\"name\":\"Nvme0\",\"trtype\":\"tcp\",\"traddr\":\"not-an-address\",\"trsvcid\":\"4420\",\"subnqn\":\"nqn.x\"}"
+  expect_rpc_err tcp_bad_addr -32602 "traddr.*not-an-address"
+  # The tool too: exit 1 with the same message.
+  run identify_closed "$IDENTIFY" -t tcp -a 127.0.0.1 -s "$port" -n nqn.2026-11.io.bdevkit:none
+  [[ $(cat "$TMP/identify_closed.rc") == 1 ]] || fail "nvme_identify of a closed port: exit $(cat "$TMP/identify_closed.rc")"
+  grep -q "127.0.0.1:$port refused" "$TMP/identify_closed.err" || { fail "nvme_identify: no 'refused' error"; show identify_closed; }
   ctl no_traddr call bdev_nvme_attach_controller '{"name":"Nvme0","trtype":"pcie"}'
   expect_rpc_err no_traddr -32602 "traddr"
   # A PCI function of this machine that is not NVMe, if there is one.

@@ -1,6 +1,7 @@
 // nvme_identify: what the user-space driver sees of an NVMe controller and its
 // namespaces (like `nvme id-ctrl` / `nvme id-ns`), or the NVMe functions of the
-// machine with their drivers. The device must be bound to vfio-pci or uio_pci_generic.
+// machine with their drivers. A PCIe device must be bound to vfio-pci or
+// uio_pci_generic; a subsystem of an NVMe/TCP target is reached over the network.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -8,8 +9,10 @@
 
 #include "absl/strings/str_format.h"
 #include "modules/nvme/driver/controller.h"
+#include "modules/nvme/driver/pcie_transport.h"
 #include "modules/nvme/env/pci.h"
 #include "modules/nvme/env/pci_device.h"
+#include "modules/nvme/tcp/tcp_transport.h"
 #include "nlohmann/json.hpp"
 
 namespace bdevkit::nvme {
@@ -17,8 +20,12 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: nvme_identify [--json] BDF     identify the controller at BDF (e.g. 0000:00:03.0)\n"
+    "       nvme_identify [--json] -t tcp -a ADDR -s PORT -n SUBNQN [--hostnqn NQN]\n"
+    "                     [--hdgst] [--ddgst]\n"
+    "                                       identify a subsystem of an NVMe/TCP target\n"
+    "                                       (IPv4 ADDR, e.g. -a 127.0.0.1 -s 4420)\n"
     "       nvme_identify --list [--json]   list NVMe functions and their drivers\n"
-    "The device must be bound to vfio-pci or uio_pci_generic (see docs/nvme.md).\n";
+    "A PCIe device must be bound to vfio-pci or uio_pci_generic (see docs/nvme.md).\n";
 
 std::string Hex(const std::array<uint8_t, 16>& b) {
   std::string s;
@@ -80,6 +87,7 @@ nlohmann::json ControllerJson(const Controller& c) {
   }
   return {{"address", c.address()},
           {"access", c.access()},
+          {"trtype", c.transport().trtype()},
           {"cap",
            {{"mqes", c.cap().mqes()},
             {"cqr", c.cap().cqr()},
@@ -151,10 +159,31 @@ void PrintText(const nlohmann::json& j) {
 
 int Run(int argc, char** argv) {
   bool json = false, list = false;
-  std::string bdf;
+  std::string bdf, trtype, traddr, trsvcid, subnqn, hostnqn;
+  bool hdgst = false, ddgst = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--json") {
+    auto value = [&](std::string& out) {
+      if (i + 1 >= argc) return false;
+      out = argv[++i];
+      return true;
+    };
+    bool ok = true;
+    if (a == "-t" || a == "--trtype") {
+      ok = value(trtype);
+    } else if (a == "-a" || a == "--traddr") {
+      ok = value(traddr);
+    } else if (a == "-s" || a == "--trsvcid") {
+      ok = value(trsvcid);
+    } else if (a == "-n" || a == "--subnqn") {
+      ok = value(subnqn);
+    } else if (a == "--hostnqn") {
+      ok = value(hostnqn);
+    } else if (a == "--hdgst") {
+      hdgst = true;
+    } else if (a == "--ddgst") {
+      ddgst = true;
+    } else if (a == "--json") {
       json = true;
     } else if (a == "--list") {
       list = true;
@@ -167,26 +196,55 @@ int Run(int argc, char** argv) {
       std::fprintf(stderr, "nvme_identify: unexpected argument '%s'\n%s", a.c_str(), kUsage);
       return 2;
     }
+    if (!ok) {
+      std::fprintf(stderr, "nvme_identify: %s needs a value\n%s", a.c_str(), kUsage);
+      return 2;
+    }
   }
   PciSysfs sysfs = PciSysfs::FromEnvironment();
   if (list) return List(sysfs, json);
-  if (bdf.empty()) {
-    std::fputs(kUsage, stderr);
+  std::unique_ptr<Transport> transport;
+  if (!trtype.empty() && trtype != "tcp" && trtype != "TCP" && trtype != "pcie") {
+    std::fprintf(stderr, "nvme_identify: -t %s: only tcp (or pcie with a BDF)\n", trtype.c_str());
     return 2;
   }
-  auto addr = ParsePciAddress(bdf);
-  if (!addr.ok()) {
-    std::fprintf(stderr, "nvme_identify: %s\n", std::string(addr.status().message()).c_str());
-    return 2;
-  }
-  auto dev = OpenPciDevice(sysfs, *addr);
-  if (!dev.ok()) {
-    std::fprintf(stderr, "nvme_identify: %s\n", std::string(dev.status().message()).c_str());
-    return 1;
+  if (trtype == "tcp" || trtype == "TCP") {
+    auto addr = ParseTcpAddress(traddr, trsvcid);
+    if (!addr.ok() || subnqn.empty()) {
+      std::fprintf(stderr, "nvme_identify: %s\n%s",
+                   !addr.ok() ? std::string(addr.status().message()).c_str()
+                              : "-n SUBNQN is required with -t tcp",
+                   kUsage);
+      return 2;
+    }
+    TcpTransportOptions t;
+    t.address = *addr;
+    t.subnqn = subnqn;
+    t.hostnqn = hostnqn;
+    t.hostid = DefaultHostId();
+    t.hdgst = hdgst;
+    t.ddgst = ddgst;
+    transport = std::make_unique<TcpTransport>(t);
+  } else {
+    if (bdf.empty()) {
+      std::fputs(kUsage, stderr);
+      return 2;
+    }
+    auto addr = ParsePciAddress(bdf);
+    if (!addr.ok()) {
+      std::fprintf(stderr, "nvme_identify: %s\n", std::string(addr.status().message()).c_str());
+      return 2;
+    }
+    auto dev = OpenPciDevice(sysfs, *addr);
+    if (!dev.ok()) {
+      std::fprintf(stderr, "nvme_identify: %s\n", std::string(dev.status().message()).c_str());
+      return 1;
+    }
+    transport = std::make_unique<PcieTransport>(std::move(*dev));
   }
   ControllerOptions o;
   o.io_queues = 1;
-  auto c = Controller::Attach(std::move(*dev), o);
+  auto c = Controller::Attach(std::move(transport), o);
   if (!c.ok()) {
     std::fprintf(stderr, "nvme_identify: %s\n", std::string(c.status().message()).c_str());
     return 1;

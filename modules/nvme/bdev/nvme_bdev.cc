@@ -9,13 +9,16 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bdevkit/log.h"
 #include "bdevkit/module.h"
+#include "modules/nvme/driver/pcie_transport.h"
 #include "modules/nvme/driver/status.h"
 #include "modules/nvme/env/pci.h"
 #include "modules/nvme/env/pci_device.h"
+#include "modules/nvme/tcp/tcp_transport.h"
 #include "nlohmann/json.hpp"
 
 namespace bdevkit::nvme {
@@ -41,7 +44,8 @@ class NvmeModule : public BdevModule {
                         {"timeout_admin_us", options.timeout_admin_us},
                         {"io_queue_requests", options.io_queue_requests},
                         {"transport_retry_count", options.transport_retry_count},
-                        {"nvme_adminq_poll_period_us", options.nvme_adminq_poll_period_us}}}});
+                        {"nvme_adminq_poll_period_us", options.nvme_adminq_poll_period_us},
+                        {"keep_alive_timeout_ms", options.keep_alive_timeout_ms}}}});
     std::vector<const NvmeCtrlr*> sorted;
     for (const auto& [name, c] : ctrlrs) sorted.push_back(c.get());
     std::sort(sorted.begin(), sorted.end(),
@@ -262,59 +266,149 @@ NvmeCtrlr* FindNvmeCtrlr(const std::string& name) {
   return it == m->ctrlrs.end() ? nullptr : it->second.get();
 }
 
+namespace {
+
+// What identifies an attached controller's target, for the duplicate checks: the PCI
+// address, or the TCP address and subsystem.
+std::string TargetKey(const AttachOptions& o) {
+  return o.tcp() ? absl::StrCat("tcp:", o.traddr, ":", o.trsvcid, "/", o.subnqn) : o.traddr;
+}
+std::string TargetText(const AttachOptions& o) {
+  return o.tcp() ? absl::StrCat("NVMe/TCP subsystem ", o.subnqn, " at ", o.traddr, ":", o.trsvcid)
+                 : absl::StrCat("NVMe device ", o.traddr);
+}
+
+// SPDK's rules for the reconnect parameters, with errors naming them.
+absl::Status CheckReconnectOptions(const AttachOptions& o) {
+  const int64_t loss = o.ctrlr_loss_timeout_sec;
+  if (loss < -1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"ctrlr_loss_timeout_sec\": must be -1 (never give up), 0 or more seconds, got ", loss));
+  }
+  if (loss == 0) {
+    if (o.reconnect_delay_sec != 0 || o.fast_io_fail_timeout_sec != 0) {
+      return absl::InvalidArgumentError(
+          "\"reconnect_delay_sec\" and \"fast_io_fail_timeout_sec\": must be 0 when "
+          "\"ctrlr_loss_timeout_sec\" is 0 (no reconnect)");
+    }
+    return absl::OkStatus();
+  }
+  if (o.reconnect_delay_sec == 0) {
+    return absl::InvalidArgumentError(
+        "\"reconnect_delay_sec\": must be at least 1 when \"ctrlr_loss_timeout_sec\" is not 0");
+  }
+  if (loss > 0 && o.reconnect_delay_sec > loss) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"reconnect_delay_sec\": ", o.reconnect_delay_sec,
+                     " is more than \"ctrlr_loss_timeout_sec\" ", loss));
+  }
+  if (loss > 0 && o.fast_io_fail_timeout_sec > loss) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"fast_io_fail_timeout_sec\": ", o.fast_io_fail_timeout_sec,
+                     " is more than \"ctrlr_loss_timeout_sec\" ", loss));
+  }
+  return absl::OkStatus();
+}
+
+// The transport for `o` (checked), to be opened on the worker thread.
+using TransportMaker = std::function<absl::StatusOr<std::unique_ptr<Transport>>()>;
+
+}  // namespace
+
 void AttachController(const AttachOptions& options,
                       std::function<void(absl::StatusOr<std::vector<std::string>>)> done) {
   NvmeModule* m = Module();
   if (m == nullptr) return done(absl::FailedPreconditionError("the nvme module is not registered"));
   if (options.name.empty()) return done(absl::InvalidArgumentError("\"name\": must not be empty"));
-  absl::StatusOr<PciAddress> addr = ParsePciAddress(options.traddr);
-  if (!addr.ok()) {
-    return done(absl::InvalidArgumentError(absl::StrCat("\"traddr\": ", addr.status().message())));
+  AttachOptions o = options;
+  TransportMaker make;
+  if (o.tcp()) {
+    if (!o.adrfam.empty() && absl::AsciiStrToLower(o.adrfam) != "ipv4") {
+      return done(absl::InvalidArgumentError(absl::StrCat(
+          "\"adrfam\": '", o.adrfam, "' is not supported; NVMe/TCP attaches over \"ipv4\" only")));
+    }
+    o.adrfam = "ipv4";
+    absl::StatusOr<TcpAddress> addr = ParseTcpAddress(o.traddr, o.trsvcid);
+    if (!addr.ok()) return done(addr.status());
+    if (o.subnqn.empty()) {
+      return done(absl::InvalidArgumentError(
+          "\"subnqn\": missing (the NQN of the NVMe-oF subsystem to connect to)"));
+    }
+    if (o.subnqn.size() > 223 || o.hostnqn.size() > 223) {
+      return done(absl::InvalidArgumentError(absl::StrCat(
+          o.subnqn.size() > 223 ? "\"subnqn\"" : "\"hostnqn\"", ": longer than 223 bytes")));
+    }
+    if (absl::Status s = CheckReconnectOptions(o); !s.ok()) return done(s);
+    TcpTransportOptions t;
+    t.address = *addr;
+    t.subnqn = o.subnqn;
+    t.hostnqn = o.hostnqn;
+    t.hostid = DefaultHostId();
+    t.hdgst = o.hdgst;
+    t.ddgst = o.ddgst;
+    t.keep_alive_timeout_ms = m->options.keep_alive_timeout_ms;
+    make = [t]() -> absl::StatusOr<std::unique_ptr<Transport>> {
+      return std::unique_ptr<Transport>(std::make_unique<TcpTransport>(t));
+    };
+  } else {
+    absl::StatusOr<PciAddress> addr = ParsePciAddress(o.traddr);
+    if (!addr.ok()) {
+      return done(
+          absl::InvalidArgumentError(absl::StrCat("\"traddr\": ", addr.status().message())));
+    }
+    o.traddr = addr->ToString();
+    PciAddress where = *addr;
+    PciDeviceOpener opener = m->opener;
+    make = [where, opener]() -> absl::StatusOr<std::unique_ptr<Transport>> {
+      absl::StatusOr<std::unique_ptr<PciDevice>> dev =
+          opener ? opener(where) : OpenPciDevice(PciSysfs::FromEnvironment(), where);
+      if (!dev.ok()) return dev.status();
+      return std::unique_ptr<Transport>(std::make_unique<PcieTransport>(std::move(*dev)));
+    };
   }
-  const std::string bdf = addr->ToString();
-  if (m->ctrlrs.contains(options.name) || m->pending.contains(options.name)) {
+  const std::string key = TargetKey(o);
+  if (m->ctrlrs.contains(o.name) || m->pending.contains(o.name)) {
     return done(absl::AlreadyExistsError(
-        absl::StrCat("an NVMe controller named ", options.name, " already exists")));
+        absl::StrCat("an NVMe controller named ", o.name, " already exists")));
   }
   for (const auto& [name, c] : m->ctrlrs) {
-    if (c->controller().address() == bdf) {
-      return done(absl::AlreadyExistsError(
-          absl::StrCat("NVMe device ", bdf, " is already attached as ", name)));
+    if (TargetKey(c->attach_options()) == key) {
+      return done(
+          absl::AlreadyExistsError(absl::StrCat(TargetText(o), " is already attached as ", name)));
     }
   }
-  for (const auto& [name, pending_bdf] : m->pending) {
-    if (pending_bdf == bdf) {
-      return done(absl::AlreadyExistsError(
-          absl::StrCat("NVMe device ", bdf, " is being attached as ", name)));
+  for (const auto& [name, pending_key] : m->pending) {
+    if (pending_key == key) {
+      return done(
+          absl::AlreadyExistsError(absl::StrCat(TargetText(o), " is being attached as ", name)));
     }
   }
-  m->pending[options.name] = bdf;
+  m->pending[o.name] = key;
   ControllerOptions copts;
-  copts.io_queues = options.num_io_queues;
+  copts.io_queues = o.num_io_queues;
   if (m->options.io_queue_requests != 0) copts.io_queue_entries = m->options.io_queue_requests;
   uint64_t admin_us =
       m->options.timeout_admin_us != 0 ? m->options.timeout_admin_us : m->options.timeout_us;
   if (admin_us != 0) copts.admin_timeout = absl::Microseconds(admin_us);
+  copts.keep_alive_timeout_ms = m->options.keep_alive_timeout_ms;
   auto attached = std::make_shared<std::unique_ptr<Controller>>();
-  PciAddress where = *addr;
-  PciDeviceOpener opener = m->opener;
   RunBlocking(
-      [where, copts, attached, opener]() -> absl::Status {
-        absl::StatusOr<std::unique_ptr<PciDevice>> dev =
-            opener ? opener(where) : OpenPciDevice(PciSysfs::FromEnvironment(), where);
-        if (!dev.ok()) return dev.status();
-        absl::StatusOr<std::unique_ptr<Controller>> c = Controller::Attach(std::move(*dev), copts);
+      [make, copts, attached]() -> absl::Status {
+        absl::StatusOr<std::unique_ptr<Transport>> transport = make();
+        if (!transport.ok()) return transport.status();
+        absl::StatusOr<std::unique_ptr<Controller>> c =
+            Controller::Attach(std::move(*transport), copts);
         if (!c.ok()) return c.status();
         *attached = std::move(*c);
         return absl::OkStatus();
       },
-      [m, name = options.name, attached, done](absl::Status s) {
-        m->pending.erase(name);
+      [m, o, attached, done](absl::Status s) {
+        m->pending.erase(o.name);
         if (!s.ok()) return done(s);
-        auto owned = std::make_unique<NvmeCtrlr>(name, std::move(*attached), m->options);
+        auto owned = std::make_unique<NvmeCtrlr>(o, std::move(*attached), m->options);
         NvmeCtrlr& c = *owned;
-        m->ctrlrs[name] = std::move(owned);
-        LOG_INFO("nvme: attached %s as %s (%zu namespace(s))", c.controller().address(), name,
+        m->ctrlrs[o.name] = std::move(owned);
+        LOG_INFO("nvme: attached %s as %s (%zu namespace(s))", c.controller().address(), o.name,
                  c.controller().namespaces().size());
         RegisterNamespaces(c, done);
       });
@@ -326,7 +420,15 @@ void DetachController(const std::string& name, std::function<void(absl::Status)>
   if (c == nullptr) {
     return done(absl::NotFoundError(absl::StrCat("no NVMe controller named ", name)));
   }
-  if (c->state() == NvmeCtrlr::State::kResetting || c->state() == NvmeCtrlr::State::kDeleting) {
+  const bool reconnecting =
+      c->attach_options().tcp() &&
+      (c->state() == NvmeCtrlr::State::kResetting || c->state() == NvmeCtrlr::State::kReconnecting);
+  if (reconnecting) {
+    // A TCP controller trying to reconnect: what its queues hold fails now, so the
+    // bdevs can go without waiting for the target.
+    c->controller().SetFailIo(true);
+  } else if (c->state() == NvmeCtrlr::State::kResetting ||
+             c->state() == NvmeCtrlr::State::kDeleting) {
     return done(absl::UnavailableError(
         absl::StrCat("NVMe controller ", name, " is ", c->state_name(), "; try again")));
   }

@@ -16,16 +16,12 @@
 
 namespace bdevkit::nvme {
 
-struct AttachOptions {
-  std::string name;    // controller name; bdevs are <name>n<nsid>
-  std::string traddr;  // PCI address
-  uint32_t num_io_queues = 64;
-};
-
-// Attaches the controller at traddr and registers its bdevs; `done` gets their names.
-// Errors (nothing is left behind): kInvalidArgument (bad name/address), kAlreadyExists
-// (name or device taken), and OpenPciDevice's / Controller::Attach's errors, which say
-// which setup step is missing. App thread; the blocking part runs on a worker thread;
+// Attaches the controller at traddr (PCIe) or behind the NVMe/TCP target at
+// traddr:trsvcid (subnqn) and registers its bdevs; `done` gets their names. Errors
+// (nothing is left behind): kInvalidArgument (bad name/address/parameter, naming it),
+// kAlreadyExists (name or device taken), and OpenPciDevice's / the TCP connection's /
+// Controller::Attach's errors, which say which setup step is missing or which
+// host:port did not answer. App thread; the blocking part runs on a worker thread;
 // `done` on the app thread.
 void AttachController(const AttachOptions& options,
                       std::function<void(absl::StatusOr<std::vector<std::string>>)> done);

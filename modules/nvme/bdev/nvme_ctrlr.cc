@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_format.h"
 #include "bdevkit/log.h"
+#include "modules/nvme/tcp/tcp_transport.h"
 #include "nlohmann/json.hpp"
 
 namespace bdevkit::nvme {
@@ -54,7 +55,7 @@ NvmeChannel::~NvmeChannel() {
   thread_->UnregisterPoller(poller_);
   if (timeout_poller_ != nullptr) thread_->UnregisterPoller(timeout_poller_);
   ctrlr_.controller().DestroyIoQpair(std::move(qpair_));
-  if (pool_ != nullptr) {
+  if (pool_ != nullptr && ctrlr_.controller().dma() != nullptr) {
     // The queue is gone, so the device no longer touches the pool's pages.
     (void)ctrlr_.controller().dma()->UnregisterMemory(pool_->base());
     pool_->Release();
@@ -65,8 +66,21 @@ PollStatus NvmeChannel::Poll() {
   // Completions are only seen by polling (the queues have no interrupts): while a
   // command is in the device, the reactor must not go to sleep (IdlePolicy::kSleep),
   // or the completion would wait for the next timer.
-  if (qpair_->Poll() > 0 || !qpair_->idle()) return PollStatus::kBusy;
-  return PollStatus::kIdle;
+  if (qpair_->Poll() > 0) return PollStatus::kBusy;
+  if (qpair_->broken()) {
+    OnBroken();
+  } else {
+    reset_requested_ = false;
+  }
+  return qpair_->idle() ? PollStatus::kIdle : PollStatus::kBusy;
+}
+
+void NvmeChannel::OnBroken() {
+  // The queue's connection is gone (fabrics): the controller reconnects every queue.
+  // Once per loss; a reset under way suspends this queue anyway.
+  if (reset_requested_ || qpair_->suspended()) return;
+  reset_requested_ = true;
+  NvmeCtrlr::RequestResetFromAnyThread(ctrlr_.name(), "an I/O queue's connection was lost");
 }
 
 PollStatus NvmeChannel::CheckTimeouts() {
@@ -102,9 +116,9 @@ void NvmeChannel::OnTimeout(void* arg, IoQpair& qpair, uint16_t cid, bool first)
 
 // ---- NvmeCtrlr -------------------------------------------------------------------
 
-NvmeCtrlr::NvmeCtrlr(std::string name, std::unique_ptr<Controller> controller,
+NvmeCtrlr::NvmeCtrlr(const AttachOptions& attach, std::unique_ptr<Controller> controller,
                      const NvmeModuleOptions& options)
-    : name_(std::move(name)), controller_(std::move(controller)), options_(options) {
+    : name_(attach.name), attach_(attach), controller_(std::move(controller)), options_(options) {
   RegisterIoDevice("nvme:" + name_);
   admin_poller_ = Thread::Current()->RegisterPoller(
       [this] { return PollAdmin(); },
@@ -113,7 +127,16 @@ NvmeCtrlr::NvmeCtrlr(std::string name, std::unique_ptr<Controller> controller,
 }
 
 NvmeCtrlr::~NvmeCtrlr() {
+  *alive_ = false;
+  StopReconnectPoller();
   if (admin_poller_ != nullptr) Thread::Current()->UnregisterPoller(admin_poller_);
+}
+
+void NvmeCtrlr::StopReconnectPoller() {
+  if (reconnect_poller_ != nullptr) {
+    Thread::Current()->UnregisterPoller(reconnect_poller_);
+    reconnect_poller_ = nullptr;
+  }
 }
 
 const char* NvmeCtrlr::state_name() const {
@@ -122,6 +145,8 @@ const char* NvmeCtrlr::state_name() const {
       return "enabled";
     case State::kResetting:
       return "resetting";
+    case State::kReconnecting:
+      return "reconnecting";
     case State::kFailed:
       return "failed";
     case State::kDeleting:
@@ -160,7 +185,12 @@ PollStatus NvmeCtrlr::PollAdmin() {
   if (state_ == State::kDeleting || controller_ == nullptr) return PollStatus::kIdle;
   controller_->PollAdmin();
   if (state_ == State::kEnabled && controller_->FatalStatus()) {
-    LOG_ERROR("nvme: %s: the controller reports a fatal status (CSTS.CFS); resetting it", name_);
+    if (attach_.tcp()) {
+      LOG_ERROR("nvme: %s: the admin connection to %s was lost; reconnecting", name_,
+                controller_->address());
+    } else {
+      LOG_ERROR("nvme: %s: the controller reports a fatal status (CSTS.CFS); resetting it", name_);
+    }
     Reset([](absl::Status) {});
   }
   return PollStatus::kIdle;
@@ -182,6 +212,10 @@ void NvmeCtrlr::Reset(std::function<void(absl::Status)> done) {
     case State::kResetting:
       reset_waiters_.push_back(std::move(done));  // joins the running reset
       return;
+    case State::kReconnecting:
+      return done(absl::UnavailableError(absl::StrCat("controller ", name_, " is reconnecting to ",
+                                                      controller_->address(), " (every ",
+                                                      attach_.reconnect_delay_sec, " s)")));
     case State::kFailed:
       return done(absl::UnavailableError(absl::StrCat(
           "controller ", name_, " has failed (a reset did not bring it back); detach it")));
@@ -192,6 +226,7 @@ void NvmeCtrlr::Reset(std::function<void(absl::Status)> done) {
   }
   state_ = State::kResetting;
   reset_waiters_.push_back(std::move(done));
+  lost_at_ = absl::Now();
   controller_->BeginReset();
   // 1. Every queue pair stops touching its rings (on its own thread).
   ForEachChannel(
@@ -200,22 +235,93 @@ void NvmeCtrlr::Reset(std::function<void(absl::Status)> done) {
         ch.ctx<NvmeChannel>().qpair().Suspend();
         return absl::OkStatus();
       },
-      [this](absl::Status) {
-        // 2. Disable, re-enable, re-create the queues: blocking, off the reactors. The
-        // queue pairs resume by themselves when they see the new epoch.
-        Controller* c = controller_.get();
-        RunBlocking([c] { return c->FinishReset(); },
-                    [this](absl::Status s) {
-                      state_ = s.ok() ? State::kEnabled : State::kFailed;
-                      std::vector<std::function<void(absl::Status)>> waiters;
-                      waiters.swap(reset_waiters_);
-                      for (auto& w : waiters) w(s);
-                    });
+      [this, alive = alive_](absl::Status) {
+        if (*alive && state_ == State::kResetting) StartResetAttempt();
       });
+}
+
+// 2. Disable, re-enable, re-create the queues (fabrics: reconnect them): blocking, off
+// the reactors. The queue pairs resume by themselves when they see the new epoch.
+void NvmeCtrlr::StartResetAttempt() {
+  attempt_running_ = true;
+  const bool retry = attach_.tcp() && attach_.ctrlr_loss_timeout_sec != 0;
+  if (retry && reconnect_poller_ == nullptr) {
+    // Fast I/O failure, the next attempt, giving up: checked from here until the
+    // controller is back or failed.
+    reconnect_poller_ = Thread::Current()->RegisterPoller(
+        [this] { return PollReconnect(); }, absl::Milliseconds(100), "nvme_reconnect");
+  }
+  std::shared_ptr<Controller> c = controller_;
+  RunBlocking([c, retry] { return c->FinishReset(/*give_up_on_failure=*/!retry); },
+              [this, alive = alive_](absl::Status s) {
+                if (*alive) OnResetAttempt(s);
+              });
+}
+
+void NvmeCtrlr::OnResetAttempt(absl::Status s) {
+  attempt_running_ = false;
+  std::vector<std::function<void(absl::Status)>> waiters;
+  waiters.swap(reset_waiters_);
+  if (state_ == State::kDeleting) {
+    for (auto& w : waiters)
+      w(absl::UnavailableError(absl::StrCat("controller ", name_, " was detached")));
+    return;
+  }
+  const bool retry = attach_.tcp() && attach_.ctrlr_loss_timeout_sec != 0;
+  const absl::Time now = absl::Now();
+  if (s.ok()) {
+    state_ = State::kEnabled;
+    StopReconnectPoller();
+    if (retry && now - lost_at_ > absl::Seconds(1)) {
+      LOG_NOTICE("nvme: %s: reconnected to %s after %s", name_, controller_->address(),
+                 absl::FormatDuration(absl::Trunc(now - lost_at_, absl::Milliseconds(1))));
+    }
+  } else if (!retry) {
+    state_ = State::kFailed;  // FinishReset marked it failed
+    StopReconnectPoller();
+  } else if (attach_.ctrlr_loss_timeout_sec > 0 &&
+             now - lost_at_ >= absl::Seconds(attach_.ctrlr_loss_timeout_sec)) {
+    LOG_ERROR("nvme: %s: no reconnect to %s within ctrlr_loss_timeout_sec=%d; giving up", name_,
+              controller_->address(), static_cast<int>(attach_.ctrlr_loss_timeout_sec));
+    controller_->AbandonReset();
+    state_ = State::kFailed;
+    StopReconnectPoller();
+  } else {
+    state_ = State::kReconnecting;
+    next_attempt_ = now + absl::Seconds(attach_.reconnect_delay_sec);
+    s = absl::Status(s.code(), absl::StrCat(s.message(), "; reconnecting every ",
+                                            attach_.reconnect_delay_sec, " s"));
+  }
+  for (auto& w : waiters) w(s);
+}
+
+PollStatus NvmeCtrlr::PollReconnect() {
+  if (state_ != State::kReconnecting && state_ != State::kResetting) return PollStatus::kIdle;
+  const absl::Time now = absl::Now();
+  if (attach_.fast_io_fail_timeout_sec > 0 &&
+      now - lost_at_ >= absl::Seconds(attach_.fast_io_fail_timeout_sec)) {
+    // Held I/O fails from now on (each queue pair on its own thread), new I/O at once.
+    controller_->SetFailIo(true);
+  }
+  if (state_ != State::kReconnecting || attempt_running_) return PollStatus::kIdle;
+  if (attach_.ctrlr_loss_timeout_sec > 0 &&
+      now - lost_at_ >= absl::Seconds(attach_.ctrlr_loss_timeout_sec)) {
+    LOG_ERROR("nvme: %s: no reconnect to %s within ctrlr_loss_timeout_sec=%d; giving up", name_,
+              controller_->address(), static_cast<int>(attach_.ctrlr_loss_timeout_sec));
+    controller_->AbandonReset();
+    state_ = State::kFailed;
+    StopReconnectPoller();
+    return PollStatus::kBusy;
+  }
+  if (now < next_attempt_) return PollStatus::kIdle;
+  state_ = State::kResetting;
+  StartResetAttempt();
+  return PollStatus::kBusy;
 }
 
 void NvmeCtrlr::Detach(std::function<void()> done) {
   state_ = State::kDeleting;
+  StopReconnectPoller();
   if (admin_poller_ != nullptr) {
     Thread::Current()->UnregisterPoller(admin_poller_);
     admin_poller_ = nullptr;
@@ -234,6 +340,7 @@ void NvmeCtrlr::Detach(std::function<void()> done) {
 
 void NvmeCtrlr::DetachNow() {
   state_ = State::kDeleting;
+  StopReconnectPoller();
   if (admin_poller_ != nullptr) {
     Thread::Current()->UnregisterPoller(admin_poller_);
     admin_poller_ = nullptr;
@@ -244,38 +351,68 @@ void NvmeCtrlr::DetachNow() {
   }
 }
 
+nlohmann::json NvmeCtrlr::TridJson() const {
+  if (attach_.tcp()) {
+    return {{"trtype", "TCP"},
+            {"adrfam", "IPv4"},
+            {"traddr", attach_.traddr},
+            {"trsvcid", attach_.trsvcid},
+            {"subnqn", attach_.subnqn}};
+  }
+  return {{"trtype", "PCIe"},
+          {"adrfam", ""},
+          {"traddr", attach_.traddr},
+          {"trsvcid", ""},
+          {"subnqn", controller_ != nullptr ? controller_->data().subnqn : ""}};
+}
+
 nlohmann::json NvmeCtrlr::ControllersJson() const {
-  const std::string bdf = controller_->address();
-  return {{"name", name_},
-          {"ctrlrs",
-           {{{"state", state_name()},
-             {"trid",
-              {{"trtype", "PCIe"},
-               {"adrfam", ""},
-               {"traddr", bdf},
-               {"trsvcid", ""},
-               {"subnqn", controller_->data().subnqn}}},
-             {"cntlid", controller_->data().cntlid},
-             {"host", {{"nqn", ""}, {"addr", ""}, {"svcid", ""}}},
-             {"access", controller_->access()}}}}};
+  nlohmann::json ctrlr = {{"state", state_name()}, {"trid", TridJson()}};
+  ctrlr["cntlid"] = controller_ != nullptr ? controller_->data().cntlid : 0;
+  if (attach_.tcp()) {
+    ctrlr["host"] = {{"nqn", attach_.hostnqn.empty() ? DefaultHostNqn() : attach_.hostnqn},
+                     {"addr", ""},
+                     {"svcid", ""}};
+    ctrlr["hdgst"] = attach_.hdgst;
+    ctrlr["ddgst"] = attach_.ddgst;
+    ctrlr["ctrlr_loss_timeout_sec"] = attach_.ctrlr_loss_timeout_sec;
+    ctrlr["reconnect_delay_sec"] = attach_.reconnect_delay_sec;
+    ctrlr["fast_io_fail_timeout_sec"] = attach_.fast_io_fail_timeout_sec;
+    ctrlr["access"] = "tcp";
+  } else {
+    ctrlr["host"] = {{"nqn", ""}, {"addr", ""}, {"svcid", ""}};
+    ctrlr["access"] = controller_ != nullptr ? controller_->access() : "";
+  }
+  return {{"name", name_}, {"ctrlrs", nlohmann::json::array({ctrlr})}};
 }
 
 nlohmann::json NvmeCtrlr::AttachConfigJson() const {
-  return {{"method", "bdev_nvme_attach_controller"},
-          {"params",
-           {{"name", name_},
-            {"trtype", "PCIe"},
-            {"traddr", controller_->address()},
-            {"prchk_reftag", false},
-            {"prchk_guard", false}}}};
+  nlohmann::json params = {{"name", name_}};
+  if (attach_.tcp()) {
+    params["trtype"] = "tcp";
+    params["adrfam"] = "ipv4";
+    params["traddr"] = attach_.traddr;
+    params["trsvcid"] = attach_.trsvcid;
+    params["subnqn"] = attach_.subnqn;
+    if (!attach_.hostnqn.empty()) params["hostnqn"] = attach_.hostnqn;
+    params["hdgst"] = attach_.hdgst;
+    params["ddgst"] = attach_.ddgst;
+    params["ctrlr_loss_timeout_sec"] = attach_.ctrlr_loss_timeout_sec;
+    params["reconnect_delay_sec"] = attach_.reconnect_delay_sec;
+    params["fast_io_fail_timeout_sec"] = attach_.fast_io_fail_timeout_sec;
+  } else {
+    params["trtype"] = "PCIe";
+    params["traddr"] = attach_.traddr;
+  }
+  params["prchk_reftag"] = false;
+  params["prchk_guard"] = false;
+  return {{"method", "bdev_nvme_attach_controller"}, {"params", params}};
 }
 
 nlohmann::json NvmeCtrlr::NamespaceInfoJson(uint32_t nsid) const {
   const ControllerData& d = controller_->data();
-  const std::string bdf = controller_->address();
   nlohmann::json info = {
-      {"pci_address", bdf},
-      {"trid", {{"trtype", "PCIe"}, {"traddr", bdf}}},
+      {"trid", TridJson()},
       {"ctrlr_data",
        {{"cntlid", d.cntlid},
         {"vendor_id", absl::StrFormat("0x%04x", d.vendor_id)},
@@ -294,6 +431,7 @@ nlohmann::json NvmeCtrlr::NamespaceInfoJson(uint32_t nsid) const {
       {"ns_data", {{"id", nsid}, {"can_share", false}}},
       {"access", controller_->access()},
   };
+  if (!attach_.tcp()) info["pci_address"] = attach_.traddr;
   for (const NamespaceData& ns : controller_->namespaces()) {
     if (ns.nsid != nsid) continue;
     info["ns_data"]["lba_format"] = ns.format_index();

@@ -29,6 +29,30 @@ struct NvmeModuleOptions {
   uint32_t io_queue_requests = 0;      // entries per I/O queue; 0 = 256 (capped by CAP.MQES)
   uint32_t transport_retry_count = 2;  // resubmissions after controller resets
   uint64_t nvme_adminq_poll_period_us = 100000;
+  uint32_t keep_alive_timeout_ms = 10000;  // fabrics: KATO; Keep Alive every half of it
+};
+
+// bdev_nvme_attach_controller's parameters (SPDK's names).
+struct AttachOptions {
+  std::string name;             // controller name; bdevs are <name>n<nsid>
+  std::string trtype = "pcie";  // "pcie" or "tcp" (lower case)
+  std::string traddr;           // PCI address, or the target's IPv4 address
+  // TCP:
+  std::string adrfam = "ipv4";
+  std::string trsvcid;  // port
+  std::string subnqn;
+  std::string hostnqn;  // empty: this process's default
+  bool hdgst = false;
+  bool ddgst = false;
+  // On connection loss (TCP): give up after this long (-1: never; 0: after the first
+  // failed reconnect), reconnect every reconnect_delay_sec, fail I/O after
+  // fast_io_fail_timeout_sec (0: hold it until the controller is given up).
+  int64_t ctrlr_loss_timeout_sec = 0;
+  uint32_t reconnect_delay_sec = 0;
+  uint32_t fast_io_fail_timeout_sec = 0;
+  uint32_t num_io_queues = 64;
+
+  bool tcp() const { return trtype == "tcp"; }
 };
 const char* TimeoutActionName(NvmeModuleOptions::TimeoutAction action);
 
@@ -47,6 +71,7 @@ class NvmeChannel : public ChannelContext {
  private:
   PollStatus Poll();
   PollStatus CheckTimeouts();
+  void OnBroken();
   static void OnTimeout(void* arg, IoQpair& qpair, uint16_t cid, bool first);
 
   NvmeCtrlr& ctrlr_;
@@ -56,28 +81,35 @@ class NvmeChannel : public ChannelContext {
   Poller* timeout_poller_ = nullptr;
   uint64_t timeout_ticks_ = 0;
   IoBufferPool* pool_ = nullptr;  // registered with the device's DmaSpace while held
+  bool reset_requested_ = false;  // for the current connection loss
 };
 
 class NvmeCtrlr : public IoDevice {
  public:
-  enum class State { kEnabled, kResetting, kFailed, kDeleting };
+  // kReconnecting: a fabrics reset failed and the next attempt waits for
+  // reconnect_delay_sec (until ctrlr_loss_timeout_sec).
+  enum class State { kEnabled, kResetting, kReconnecting, kFailed, kDeleting };
 
   // Takes an attached controller. Registers the IoDevice and starts the admin poller.
   // App thread.
-  NvmeCtrlr(std::string name, std::unique_ptr<Controller> controller,
+  NvmeCtrlr(const AttachOptions& attach, std::unique_ptr<Controller> controller,
             const NvmeModuleOptions& options);
   ~NvmeCtrlr() override;
 
   const std::string& name() const { return name_; }
   Controller& controller() const { return *controller_; }
   const NvmeModuleOptions& options() const { return options_; }
+  const AttachOptions& attach_options() const { return attach_; }
   State state() const { return state_; }
   const char* state_name() const;
   std::vector<std::string>& bdev_names() { return bdev_names_; }
 
   // Resets the controller: suspends every queue pair, resets and re-creates the queues
-  // on a worker thread, and the queue pairs resubmit what was in flight. A reset asked
-  // for while one runs joins it. App thread; `done` on the app thread.
+  // (fabrics: reconnects them) on a worker thread, and the queue pairs resubmit what
+  // was in flight. A reset asked for while one runs joins it. With a TCP controller
+  // and ctrlr_loss_timeout_sec != 0 a failed attempt is retried every
+  // reconnect_delay_sec until the loss timeout (then the controller is failed); `done`
+  // gets the first attempt's result. App thread; `done` on the app thread.
   void Reset(std::function<void(absl::Status)> done);
 
   // Stops the pollers, waits for every channel to go, shuts the controller down (on a
@@ -104,10 +136,22 @@ class NvmeCtrlr : public IoDevice {
 
  private:
   PollStatus PollAdmin();
+  void StartResetAttempt();
+  void OnResetAttempt(absl::Status s);
+  PollStatus PollReconnect();
+  void StopReconnectPoller();
+  nlohmann::json TridJson() const;
 
   const std::string name_;
-  std::unique_ptr<Controller> controller_;
+  const AttachOptions attach_;
+  std::shared_ptr<Controller> controller_;
   const NvmeModuleOptions options_;
+  // Reconnect bookkeeping (app thread).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool attempt_running_ = false;
+  absl::Time lost_at_;
+  absl::Time next_attempt_;
+  Poller* reconnect_poller_ = nullptr;
   State state_ = State::kEnabled;
   std::vector<std::string> bdev_names_;
   std::vector<std::function<void(absl::Status)>> reset_waiters_;

@@ -11,6 +11,7 @@
 #include "bdevkit/module.h"
 #include "bdevkit/rpc.h"
 #include "modules/nvme/bdev/nvme_bdev.h"
+#include "nlohmann/json.hpp"
 #include "rpc/status_mapping.h"
 
 namespace bdevkit::nvme {
@@ -22,12 +23,13 @@ absl::Status Invalid(std::string_view param, std::string_view why) {
 }
 
 void AttachHandler(const nlohmann::json& params, RpcDone done) {
-  std::string trtype = ParamString(params, "trtype");
-  if (absl::AsciiStrToLower(trtype) != "pcie") {
+  AttachOptions o;
+  o.trtype = absl::AsciiStrToLower(ParamString(params, "trtype"));
+  if (o.trtype != "pcie" && o.trtype != "tcp") {
     return done(WithJsonRpcCode(
-        Invalid("trtype", absl::StrCat("'", trtype,
-                                       "' is not supported; this build attaches PCIe "
-                                       "controllers only (trtype \"pcie\")")),
+        Invalid("trtype", absl::StrCat("'", ParamString(params, "trtype"),
+                                       "' is not supported; this build attaches \"pcie\" "
+                                       "and \"tcp\" controllers")),
         -22));
   }
   for (const char* name : {"prchk_reftag", "prchk_guard"}) {
@@ -35,12 +37,6 @@ void AttachHandler(const nlohmann::json& params, RpcDone done) {
       return done(Invalid(name, "protection information is not supported (must be false)"));
     }
   }
-  for (const char* name : {"hdgst", "ddgst"}) {
-    if (ParamBool(params, name)) {
-      return done(Invalid(name, "digests exist for NVMe/TCP only (must be false for pcie)"));
-    }
-  }
-  AttachOptions o;
   o.name = ParamString(params, "name");
   o.traddr = ParamString(params, "traddr");
   uint64_t queues = ParamUint(params, "num_io_queues");
@@ -48,6 +44,34 @@ void AttachHandler(const nlohmann::json& params, RpcDone done) {
     return done(Invalid("num_io_queues", absl::StrCat("must be 1..65536, got ", queues)));
   }
   o.num_io_queues = static_cast<uint32_t>(queues);
+  if (o.tcp()) {
+    o.adrfam = HasParam(params, "adrfam") ? ParamString(params, "adrfam") : "ipv4";
+    o.trsvcid = ParamString(params, "trsvcid");
+    o.subnqn = ParamString(params, "subnqn");
+    o.hostnqn = ParamString(params, "hostnqn");
+    o.hdgst = ParamBool(params, "hdgst");
+    o.ddgst = ParamBool(params, "ddgst");
+    if (!HasParam(params, "trsvcid"))
+      return done(Invalid("trsvcid", "missing (the target's TCP port, e.g. \"4420\")"));
+    if (!HasParam(params, "subnqn"))
+      return done(Invalid("subnqn", "missing (the NVMe-oF subsystem NQN)"));
+    if (HasParam(params, "ctrlr_loss_timeout_sec")) {
+      o.ctrlr_loss_timeout_sec = params.at("ctrlr_loss_timeout_sec").get<int64_t>();
+    }
+    for (const char* name : {"reconnect_delay_sec", "fast_io_fail_timeout_sec"}) {
+      uint64_t v = HasParam(params, name) ? ParamUint(params, name) : 0;
+      if (v > 86400 * 365) return done(Invalid(name, "unreasonably large"));
+      (std::string_view(name) == "reconnect_delay_sec" ? o.reconnect_delay_sec
+                                                       : o.fast_io_fail_timeout_sec) =
+          static_cast<uint32_t>(v);
+    }
+  } else {
+    for (const char* name : {"hdgst", "ddgst"}) {
+      if (ParamBool(params, name)) {
+        return done(Invalid(name, "digests exist for NVMe/TCP only (must be false for pcie)"));
+      }
+    }
+  }
   AttachController(o, [done](absl::StatusOr<std::vector<std::string>> names) {
     if (!names.ok()) return done(names.status());
     done(nlohmann::json(*names));
@@ -88,6 +112,11 @@ void SetOptionsHandler(const nlohmann::json& params, RpcDone done) {
   if (HasParam(params, "nvme_adminq_poll_period_us")) {
     o.nvme_adminq_poll_period_us = ParamUint(params, "nvme_adminq_poll_period_us");
   }
+  if (HasParam(params, "keep_alive_timeout_ms")) {
+    uint64_t v = ParamUint(params, "keep_alive_timeout_ms");
+    if (v > 3600000) return done(Invalid("keep_alive_timeout_ms", "must be 0..3600000"));
+    o.keep_alive_timeout_ms = static_cast<uint32_t>(v);
+  }
   if (absl::Status s = SetModuleOptions(o); !s.ok()) return done(WithJsonRpcCode(s, -1));
   done(nlohmann::json(true));
 }
@@ -100,37 +129,51 @@ void bdevkit_register_module_nvme() {
   using bdevkit::RpcParamType;
   namespace nv = bdevkit::nvme;
   nv::RegisterNvmeModule();
-  const char* pcie_ignored = "accepted, ignored for pcie";
   bdevkit::RpcMethod attach{
       .name = "bdev_nvme_attach_controller",
       .summary =
-          "Attaches an NVMe controller through the user-space driver (PCIe: the device bound "
-          "to vfio-pci or uio_pci_generic); returns the names of its bdevs, one per active "
-          "namespace (<name>n<nsid>)",
+          "Attaches an NVMe controller: PCIe through the user-space driver (the device bound "
+          "to vfio-pci or uio_pci_generic), or TCP: a subsystem of an NVMe-oF target "
+          "(NVMe/TCP); returns the names of its bdevs, one per active namespace (<name>n<nsid>)",
       .params =
           {
               {"name", RpcParamType::kString, true, nullptr,
                "controller name, prefix of its bdevs"},
-              {"trtype", RpcParamType::kString, true, nullptr, "transport: \"pcie\""},
+              {"trtype", RpcParamType::kString, true, nullptr, "transport: \"pcie\" or \"tcp\""},
               {"traddr", RpcParamType::kString, true, nullptr,
-               "PCI address DDDD:BB:DD.F, e.g. 0000:00:03.0"},
-              {"adrfam", RpcParamType::kString, false, nullptr, pcie_ignored},
-              {"trsvcid", RpcParamType::kString, false, nullptr, pcie_ignored},
-              {"subnqn", RpcParamType::kString, false, nullptr, pcie_ignored},
-              {"hostnqn", RpcParamType::kString, false, nullptr, pcie_ignored},
-              {"hostaddr", RpcParamType::kString, false, nullptr, pcie_ignored},
-              {"hostsvcid", RpcParamType::kString, false, nullptr, pcie_ignored},
+               "pcie: PCI address DDDD:BB:DD.F, e.g. 0000:00:03.0; tcp: the target's IPv4 "
+               "address"},
+              {"adrfam", RpcParamType::kString, false, nullptr,
+               "tcp: address family, \"ipv4\" (the default); ignored for pcie"},
+              {"trsvcid", RpcParamType::kString, false, nullptr,
+               "tcp (required): the target's port, e.g. \"4420\"; ignored for pcie"},
+              {"subnqn", RpcParamType::kString, false, nullptr,
+               "tcp (required): the subsystem NQN; ignored for pcie"},
+              {"hostnqn", RpcParamType::kString, false, nullptr,
+               "tcp: our host NQN (default nqn.2014-08.org.nvmexpress:uuid:<random per "
+               "process>); ignored for pcie"},
+              {"hostaddr", RpcParamType::kString, false, nullptr, "accepted, ignored"},
+              {"hostsvcid", RpcParamType::kString, false, nullptr, "accepted, ignored"},
               {"prchk_reftag", RpcParamType::kBool, false, false, "must be false"},
               {"prchk_guard", RpcParamType::kBool, false, false, "must be false"},
-              {"hdgst", RpcParamType::kBool, false, false, "must be false (TCP only)"},
-              {"ddgst", RpcParamType::kBool, false, false, "must be false (TCP only)"},
-              {"fabrics_connect_timeout_us", RpcParamType::kUint, false, nullptr, pcie_ignored},
-              {"multipath", RpcParamType::kString, false, nullptr, pcie_ignored},
+              {"hdgst", RpcParamType::kBool, false, false,
+               "tcp: CRC32C header digests on every PDU (must be false for pcie)"},
+              {"ddgst", RpcParamType::kBool, false, false,
+               "tcp: CRC32C data digests on every PDU with data (must be false for pcie)"},
+              {"fabrics_connect_timeout_us", RpcParamType::kUint, false, nullptr,
+               "accepted, ignored (TCP connects time out after 10 s)"},
+              {"multipath", RpcParamType::kString, false, nullptr, "accepted, ignored"},
               {"num_io_queues", RpcParamType::kUint, false, 64,
                "I/O queues to ask the controller for (one is used per thread)"},
-              {"ctrlr_loss_timeout_sec", RpcParamType::kInt, false, nullptr, pcie_ignored},
-              {"reconnect_delay_sec", RpcParamType::kUint, false, nullptr, pcie_ignored},
-              {"fast_io_fail_timeout_sec", RpcParamType::kUint, false, nullptr, pcie_ignored},
+              {"ctrlr_loss_timeout_sec", RpcParamType::kInt, false, nullptr,
+               "tcp: after a connection loss, give up (controller failed) after this many "
+               "seconds; -1 never; 0 (default) after the first failed reconnect"},
+              {"reconnect_delay_sec", RpcParamType::kUint, false, nullptr,
+               "tcp: seconds between reconnect attempts (>= 1 when ctrlr_loss_timeout_sec is "
+               "not 0)"},
+              {"fast_io_fail_timeout_sec", RpcParamType::kUint, false, nullptr,
+               "tcp: fail I/O held during a reconnect after this many seconds (0: hold it until "
+               "the controller is given up)"},
           },
       .handler = nv::AttachHandler,
   };
@@ -201,7 +244,9 @@ void bdevkit_register_module_nvme() {
                "(default 2)"},
               {"nvme_adminq_poll_period_us", RpcParamType::kUint, false, nullptr,
                "how often the admin queue and CSTS are polled (default 100000)"},
-              {"keep_alive_timeout_ms", RpcParamType::kUint, false, nullptr, pcie_ignored},
+              {"keep_alive_timeout_ms", RpcParamType::kUint, false, nullptr,
+               "TCP: the keep-alive timeout asked for in Connect (default 10000; a Keep Alive "
+               "is sent every half of it; 0 = none); ignored for pcie"},
               {"nvme_ioq_poll_period_us", RpcParamType::kUint, false, nullptr,
                "accepted, ignored (I/O queues are polled on every reactor pass)"},
               {"delay_cmd_submit", RpcParamType::kBool, false, nullptr,

@@ -4,6 +4,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bdevkit/log.h"
@@ -72,6 +73,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Attach(std::unique_ptr<T
     }
     c->admin_.reset();
     c->shut_down_ = true;
+    if (absl::StrContains(s.message(), where)) return s;  // it says where already
     return absl::Status(s.code(), absl::StrCat(where, ": ", s.message()));
   }
   return c;

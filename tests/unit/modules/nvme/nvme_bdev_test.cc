@@ -249,9 +249,9 @@ TEST_F(NvmeBdevTest, BadRequestsGetClearErrors) {
   EXPECT_EQ(CodeOf(r), -32602);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("\"traddr\""));
   r = CallRpc("bdev_nvme_attach_controller",
-              {{"name", "T"}, {"trtype", "tcp"}, {"traddr", "127.0.0.1"}});
+              {{"name", "T"}, {"trtype", "rdma"}, {"traddr", "127.0.0.1"}});
   EXPECT_EQ(CodeOf(r), -22);
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("pcie"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("\"tcp\""));
   r = CallRpc("bdev_nvme_attach_controller", {{"name", "T"}, {"trtype", "pcie"}});
   EXPECT_EQ(CodeOf(r), -32602);  // traddr missing
   r = CallRpc(
