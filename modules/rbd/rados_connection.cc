@@ -67,7 +67,8 @@ absl::StatusOr<std::unique_ptr<RadosConnection>> RadosConnection::Configure(
   if (rc < 0) {
     return ErrnoStatus(rc, absl::StrCat("\"user_id\": rados_create: ", std::strerror(-rc)));
   }
-  std::unique_ptr<RadosConnection> conn(new RadosConnection(cluster));
+  std::unique_ptr<RadosConnection> conn(new RadosConnection(
+      cluster, absl::StrCat("client.", settings.user_id.empty() ? "admin" : settings.user_id)));
   // librados' own values of the options we give defaults for, before any file: an
   // option the file leaves at that value gets ours afterwards. (Setting ours first
   // would not do: a value set through the API outranks the file's.)
@@ -140,8 +141,7 @@ absl::Status RadosConnection::Connect(const std::string& what) {
   int rc = rados_connect(cluster_);
   if (rc < 0) {
     std::string mon_host = GetOption("mon_host").value_or("");
-    std::string user = GetOption("name").value_or("");
-    return ErrnoStatus(rc, absl::StrCat("cannot connect to the Ceph cluster ", what, " (", user,
+    return ErrnoStatus(rc, absl::StrCat("cannot connect to the Ceph cluster ", what, " (", entity_,
                                         ", mon_host \"", mon_host, "\"): ", std::strerror(-rc)));
   }
   connected_ = true;

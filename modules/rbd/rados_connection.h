@@ -72,10 +72,14 @@ class RadosConnection {
   absl::StatusOr<std::string> GetOption(const std::string& name) const;
 
   rados_t handle() const { return cluster_; }
+  // The Ceph entity it connects as ("client.admin", "client.<user_id>").
+  const std::string& entity() const { return entity_; }
 
  private:
-  explicit RadosConnection(rados_t cluster) : cluster_(cluster) {}
+  RadosConnection(rados_t cluster, std::string entity)
+      : cluster_(cluster), entity_(std::move(entity)) {}
   rados_t cluster_;
+  const std::string entity_;
   bool connected_ = false;
 };
 

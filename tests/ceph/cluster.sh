@@ -6,8 +6,9 @@
 #   cluster.sh start DIR [--cephx]  makes DIR (must not hold a cluster), starts the
 #                                   cluster, creates and initialises pool "rbd", and
 #                                   prints the path of its config file (DIR/ceph.conf).
-#                                   --cephx: cephx authentication; the admin key is in
-#                                   DIR/client.admin.key and DIR/keyring.
+#                                   --cephx: cephx authentication; the admin's key is
+#                                   in DIR/client.admin.keyring (a keyring file) and
+#                                   DIR/client.admin.key (the bare key).
 #   cluster.sh stop DIR             stops this cluster's daemons (only those whose
 #                                   command line names DIR/ceph.conf); idempotent.
 #   cluster.sh status DIR           "mon: running|stopped", "osd: ...", then the health.
@@ -148,14 +149,16 @@ log file = $DIR/log/\$name.\$pid.log
 EOF
 }
 
-# make_keys: the monitor's and the admin's cephx keys, in DIR/keyring (the admin's
-# also alone in DIR/client.admin.key, for key_file).
+# make_keys: the admin's cephx key in DIR/client.admin.keyring (a keyring file, for
+# key_file) and DIR/client.admin.key (the bare key); the monitor's key and the
+# admin's in DIR/keyring (what the daemons and the CLI read).
 make_keys() {
   {
-    ceph-authtool --create-keyring "$DIR/keyring" --gen-key -n mon. --cap mon 'allow *' &&
-      ceph-authtool "$DIR/keyring" --gen-key -n client.admin \
-        --cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow *' &&
-      ceph-authtool "$DIR/keyring" -n client.admin -p >"$DIR/client.admin.key"
+    ceph-authtool --create-keyring "$DIR/client.admin.keyring" --gen-key -n client.admin \
+      --cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow *' &&
+      ceph-authtool "$DIR/client.admin.keyring" -n client.admin -p >"$DIR/client.admin.key" &&
+      ceph-authtool --create-keyring "$DIR/keyring" --gen-key -n mon. --cap mon 'allow *' &&
+      ceph-authtool "$DIR/keyring" --import-keyring "$DIR/client.admin.keyring"
   } >>"$DIR/log/setup.log" 2>&1
 }
 
