@@ -269,9 +269,12 @@ NvmeCtrlr* FindNvmeCtrlr(const std::string& name) {
 namespace {
 
 // What identifies an attached controller's target, for the duplicate checks: the PCI
-// address, or the TCP address and subsystem.
+// address, or the TCP address, subsystem and host NQN (as SPDK: another host NQN makes
+// another controller of the same subsystem).
 std::string TargetKey(const AttachOptions& o) {
-  return o.tcp() ? absl::StrCat("tcp:", o.traddr, ":", o.trsvcid, "/", o.subnqn) : o.traddr;
+  return o.tcp() ? absl::StrCat("tcp:", o.traddr, ":", o.trsvcid, "/", o.subnqn, "/",
+                                o.hostnqn.empty() ? DefaultHostNqn() : o.hostnqn)
+                 : o.traddr;
 }
 std::string TargetText(const AttachOptions& o) {
   return o.tcp() ? absl::StrCat("NVMe/TCP subsystem ", o.subnqn, " at ", o.traddr, ":", o.trsvcid)

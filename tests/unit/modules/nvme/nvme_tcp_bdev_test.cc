@@ -128,10 +128,16 @@ TEST_F(NvmeTcpBdevTest, AttachIoListSaveDetach) {
     EXPECT_EQ(e["params"]["ddgst"], true);
   }
   EXPECT_TRUE(saved);
-  // The same subsystem twice is refused.
+  // The same subsystem twice from the same host is refused; from another host NQN it
+  // is another controller.
   RpcResult dup = Attach("Tcp1");
   EXPECT_FALSE(dup.ok());
   EXPECT_THAT(std::string(dup.status().message()), HasSubstr("already attached as Tcp0"));
+  RpcResult other = Attach("Tcp1", {{"hostnqn", "nqn.2014-08.org.nvmexpress:uuid:other"}});
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(*other, json({"Tcp1n1"}));
+  RpcResult d1 = CallRpc("bdev_nvme_detach_controller", {{"name", "Tcp1"}});
+  ASSERT_TRUE(d1.ok()) << d1.status();
   RpcResult d = CallRpc("bdev_nvme_detach_controller", {{"name", "Tcp0"}});
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_FALSE(BdevExists("Tcp0n1"));
