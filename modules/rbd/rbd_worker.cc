@@ -1,6 +1,10 @@
 // The rbd module's thread for calls that wait on the cluster.
 #include "modules/rbd/rbd_worker.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
 #include <utility>
 
 #include "bdevkit/log.h"
@@ -47,6 +51,15 @@ void RbdWorker::Run(std::function<absl::Status()> work, std::function<void(absl:
 }
 
 void RbdWorker::Loop() {
+  // This thread was started by a reactor, pinned to its core, and every thread librados
+  // and librbd start (messengers, finishers: the I/O path's other half) is started from
+  // here and would inherit that pin, competing with a busy-polling reactor for its one
+  // core. They get the process's own CPU set (its main thread's) instead.
+  cpu_set_t cpus;
+  if (sched_getaffinity(getpid(), sizeof(cpus), &cpus) == 0) {
+    int rc = pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+    if (rc != 0) LOG_WARNING("rbd: worker: pthread_setaffinity_np: %d", rc);
+  }
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
