@@ -1,12 +1,17 @@
-// Passing a virtual bdev's I/O on to a base (module.h: ForwardIo, PassIoToBase).
+// Passing a virtual bdev's I/O on to a base (module.h: BaseChannel, ForwardIo,
+// PassIoToBase).
 //
 // ForwardIo is the cheap path: when the I/O can go to the base exactly as it is, the
 // virtual bdev's own BdevIo is handed to the base's backend, so a stack of virtual
-// bdevs costs one BdevIo and one trip through the layer, not one per level.
-// PassIoToBase falls back to an ordinary submission through the base's descriptor
-// when forwarding is not possible.
+// bdevs costs one BdevIo and one trip through the layer, not one per level. It runs
+// for every I/O of every stacked bdev, so whatever does not change while the base is
+// registered (its rules, block size, the I/O types it takes) is worked out once per
+// thread by BaseChannel::Open, and only the state that does change (removal, a reset's
+// freeze, a QoS limit, the size) is read per I/O. PassIoToBase falls back to an
+// ordinary submission through the base's descriptor when forwarding is not possible.
 #include <cerrno>
 #include <cstdint>
+#include <utility>
 
 #include "bdev/core/bdev_channel.h"
 #include "bdev/core/bdev_internal.h"
@@ -62,8 +67,7 @@ bool NeedsWritable(IoType type) {
 // PassIoToBase's state while it waits for a BdevIo, in the virtual I/O's driver context.
 struct PassCtx {
   IoWaitEntry wait;
-  BdevDesc* base;
-  IoChannel* base_ch;
+  BaseChannel* base;
   BdevIo* io;
   uint64_t base_offset;
 };
@@ -90,64 +94,144 @@ int SubmitThroughDesc(BdevDesc& base, IoChannel* ch, BdevIo& io, uint64_t offset
 
 void SubmitOrWait(PassCtx& ctx) {
   BdevIo& io = *ctx.io;
-  int rc = SubmitThroughDesc(*ctx.base, ctx.base_ch, io, ctx.base_offset);
+  BdevDesc& desc = ctx.base->desc();
+  IoChannel* ch = ctx.base->channel();
+  int rc = SubmitThroughDesc(desc, ch, io, ctx.base_offset);
   if (rc == -ENOMEM) {
     ctx.wait.cb = [](void* arg) { SubmitOrWait(*static_cast<PassCtx*>(arg)); };
     ctx.wait.cb_arg = &ctx;
     // -EINVAL here means a BdevIo freed meanwhile: try again at once.
-    if (ctx.base->QueueIoWait(ctx.base_ch, &ctx.wait) == 0) return;
-    rc = SubmitThroughDesc(*ctx.base, ctx.base_ch, io, ctx.base_offset);
+    if (desc.QueueIoWait(ch, &ctx.wait) == 0) return;
+    rc = SubmitThroughDesc(desc, ch, io, ctx.base_offset);
   }
   if (rc != 0) CompleteIo(io, IoStatus::Error(rc));
 }
 
 }  // namespace
 
-bool ForwardIo(BdevDesc& base, IoChannel* base_ch, BdevIo& io, uint64_t base_offset_blocks) {
-  // Per I/O of every stacked bdev: cheapest and most likely to fail first, and the
-  // base's rules looked at only when it has any (one test for a plain backend).
-  Bdev& bdev = base.bdev();
-  BdevInternal& in = bdev.internal();
-  // The channel must be the base's (the BdevChannel cast below relies on it).
-  if (base_ch == nullptr || &base_ch->device() != static_cast<IoDevice*>(&in)) return false;
-  BdevChannel& bch = base_ch->ctx<BdevChannel>();
-  // Being removed, frozen by a reset, or rate-limited (a limited base must see the I/O
-  // in its admission stage, qos.h).
-  if (in.removing.load(std::memory_order_relaxed) || bch.frozen || bch.qos != nullptr) {
-    return false;
+// BaseChannel's per-I/O side, for ForwardIo and PassIoToBase (a friend of BaseChannel).
+// Per I/O of every stacked bdev: the common case (a base with no rules, nothing
+// changed) is a few loads and compares ending in a tail call to the backend, with
+// everything else out of line.
+struct ForwardPath {
+  // What can change while the base is registered: being removed, frozen by a reset,
+  // rate-limited (a limited base must see the I/O in its admission stage, qos.h), its
+  // size. Then the block size (another one would change what the offsets mean).
+  static bool StateAllows(const BaseChannel& b, const BdevIo& io, uint64_t offset) {
+    const BdevInternal& in = *b.internal_;
+    const BdevChannel& bch = *b.bdev_ch_;
+    if (in.removing.load(std::memory_order_relaxed) || bch.frozen || bch.qos != nullptr) {
+      return false;
+    }
+    const uint64_t size = in.num_blocks.load(std::memory_order_relaxed);
+    if (offset > size || io.num_blocks > size - offset) return false;
+    return io.bdev_block_size == b.block_size_;
   }
-  const uint64_t size = in.num_blocks.load(std::memory_order_relaxed);
-  if (base_offset_blocks > size || io.num_blocks > size - base_offset_blocks) return false;
-  const BdevProperties& p = bdev.properties();
-  if (io.bdev_block_size != p.block_size) return false;
-  if (io.type != IoType::kRead) {
-    if (NeedsWritable(io.type) && !base.writable()) return false;
-    // Reads and writes are what every backend does; the other types are asked.
-    if (io.type != IoType::kWrite && !bdev.IoTypeSupported(io.type)) return false;
+  static uint32_t TypeBit(const BdevIo& io) { return 1u << static_cast<int>(io.type); }
+  // A type the base takes with no look at its rules.
+  static bool IsPlain(const BaseChannel& b, const BdevIo& io) {
+    return (b.plain_types_ & TypeBit(io)) != 0;
   }
-  const uint32_t rules = p.optimal_io_boundary | p.max_transfer_blocks | p.max_unmap_blocks |
-                         p.max_write_zeroes_blocks | (p.write_unit_size - 1) |
-                         (p.required_alignment & ~1u);
-  if (rules != 0 && !FitsBaseAsIs(p, io, base_offset_blocks)) return false;
+  // A type the base takes from this descriptor, and `io` within the base's rules.
+  static bool FitsRules(const BaseChannel& b, const BdevIo& io, uint64_t offset) {
+    return (b.forward_types_ & TypeBit(io)) != 0 && FitsBaseAsIs(b.bdev_->properties(), io, offset);
+  }
 
-  io.offset_blocks = base_offset_blocks;
-  // As core::Dispatch: a completion inside the backend's SubmitIo is deferred, so the
-  // caller's callback never runs in this stack (even when called outside a submit).
-  if (io.in_submit) {
-    BdevIoSubmitter::Submit(bdev, bch.backend(), io);
-    return true;
+  // Hands `io` to the base's backend at `offset`. As core::Dispatch: a completion
+  // inside the backend's SubmitIo is deferred, so the caller's callback never runs in
+  // this stack. Inside the virtual bdev's SubmitIo (the usual case) that is already
+  // so; called outside one, the flag is set around the call.
+  static void Submit(const BaseChannel& b, BdevIo& io, uint64_t offset) {
+    io.offset_blocks = offset;
+    if (io.in_submit) [[likely]] {
+      return BdevIoSubmitter::Submit(*b.bdev_, *b.backend_ch_, io);
+    }
+    SubmitOutsideSubmit(b, io);
   }
-  io.in_submit = true;
-  BdevIoSubmitter::Submit(bdev, bch.backend(), io);
-  io.in_submit = false;
+  [[gnu::noinline]] static void SubmitOutsideSubmit(const BaseChannel& b, BdevIo& io) {
+    io.in_submit = true;
+    BdevIoSubmitter::Submit(*b.bdev_, *b.backend_ch_, io);
+    io.in_submit = false;
+  }
+
+  // PassIoToBase past its common case: forwarded after a look at the base's rules, or
+  // else through the base's descriptor.
+  [[gnu::noinline]] static void PassSlow(BaseChannel& b, BdevIo& io, uint64_t offset) {
+    if (StateAllows(b, io, offset) && FitsRules(b, io, offset)) return Submit(b, io, offset);
+    PassCtx& ctx = io.driver_ctx<PassCtx>();
+    ctx = PassCtx{{}, &b, &io, offset};
+    SubmitOrWait(ctx);
+  }
+};
+
+BaseChannel& BaseChannel::operator=(BaseChannel&& other) noexcept {
+  if (this != &other) {
+    Close();
+    desc_ = std::exchange(other.desc_, nullptr);
+    ch_ = std::exchange(other.ch_, nullptr);
+    bdev_ = other.bdev_;
+    internal_ = other.internal_;
+    bdev_ch_ = other.bdev_ch_;
+    backend_ch_ = other.backend_ch_;
+    block_size_ = other.block_size_;
+    forward_types_ = other.forward_types_;
+    plain_types_ = other.plain_types_;
+  }
+  return *this;
+}
+
+bool BaseChannel::Open(BdevDesc& base) {
+  Close();
+  IoChannel* ch = base.GetIoChannel();
+  if (ch == nullptr) return false;
+  desc_ = &base;
+  ch_ = ch;
+  bdev_ = &base.bdev();
+  internal_ = &bdev_->internal();
+  bdev_ch_ = &ch->ctx<BdevChannel>();
+  backend_ch_ = &bdev_ch_->backend();
+  const BdevProperties& p = bdev_->properties();
+  block_size_ = p.block_size;
+  forward_types_ = 0;
+  for (int t = 0; t < kNumIoTypes; ++t) {
+    const IoType type = static_cast<IoType>(t);
+    // A reset is the core's protocol (freeze, drain), not a range: never forwarded.
+    // Reads and writes are what every backend does; the other types are asked.
+    if (type == IoType::kReset) continue;
+    if (NeedsWritable(type) && !base.writable()) continue;
+    if (type != IoType::kRead && type != IoType::kWrite && !bdev_->IoTypeSupported(type)) continue;
+    forward_types_ |= 1u << t;
+  }
+  // A base with no splitting, write-unit or alignment rule takes any in-range I/O of
+  // these types as it is: no per-I/O look at its properties.
+  const bool has_rules =
+      (p.optimal_io_boundary | p.max_transfer_blocks | p.max_unmap_blocks |
+       p.max_write_zeroes_blocks | (p.write_unit_size - 1) | (p.required_alignment & ~1u)) != 0;
+  plain_types_ = has_rules ? 0 : forward_types_;
   return true;
 }
 
-void PassIoToBase(BdevDesc& base, IoChannel* base_ch, BdevIo& io, uint64_t base_offset_blocks) {
-  if (ForwardIo(base, base_ch, io, base_offset_blocks)) return;
-  PassCtx& ctx = io.driver_ctx<PassCtx>();
-  ctx = PassCtx{{}, &base, base_ch, &io, base_offset_blocks};
-  SubmitOrWait(ctx);
+void BaseChannel::Close() {
+  if (ch_ == nullptr) return;
+  std::exchange(ch_, nullptr)->Put();
+  desc_ = nullptr;
+}
+
+bool ForwardIo(BaseChannel& base, BdevIo& io, uint64_t base_offset_blocks) {
+  if (!ForwardPath::StateAllows(base, io, base_offset_blocks)) return false;
+  if (!ForwardPath::IsPlain(base, io) && !ForwardPath::FitsRules(base, io, base_offset_blocks)) {
+    return false;
+  }
+  ForwardPath::Submit(base, io, base_offset_blocks);
+  return true;
+}
+
+void PassIoToBase(BaseChannel& base, BdevIo& io, uint64_t base_offset_blocks) {
+  if (ForwardPath::StateAllows(base, io, base_offset_blocks) && ForwardPath::IsPlain(base, io))
+      [[likely]] {
+    return ForwardPath::Submit(base, io, base_offset_blocks);
+  }
+  ForwardPath::PassSlow(base, io, base_offset_blocks);
 }
 
 }  // namespace bdevkit

@@ -23,7 +23,7 @@ using bdevkit::IoStatus;
 using bdevkit::IoType;
 
 struct XorChannel final : bdevkit::ChannelContext {
-  IoChannel* base = nullptr;
+  bdevkit::BaseChannel base;   // the base's channel on this thread
   std::vector<void*> buffers;  // all of them, freed with the channel
   std::vector<void*> free;     // capacity reserved up front: push/pop never allocate
   BdevIo* waiting_head = nullptr;
@@ -90,13 +90,13 @@ void SubmitToBase(BdevIo& io) {
   XorIo& x = io.driver_ctx<XorIo>();
   const uint64_t offset = io.offset_blocks, n = io.num_blocks;
   int rc = io.type == IoType::kRead
-               ? x.base->Readv(x.ch->base, io.iovs, io.iovcnt, offset, n, OnBaseRead, &io)
-               : x.base->Write(x.ch->base, x.buf, offset, n, OnBaseWritten, &io);
+               ? x.base->Readv(x.ch->base.channel(), io.iovs, io.iovcnt, offset, n, OnBaseRead, &io)
+               : x.base->Write(x.ch->base.channel(), x.buf, offset, n, OnBaseWritten, &io);
   if (rc == 0) return;
   if (rc == -ENOMEM) {
     x.wait.cb = OnBdevIoFree;
     x.wait.cb_arg = &io;
-    if (x.base->QueueIoWait(x.ch->base, &x.wait) == 0) return;
+    if (x.base->QueueIoWait(x.ch->base.channel(), &x.wait) == 0) return;
     return SubmitToBase(io);  // one freed meanwhile
   }
   if (io.type == IoType::kWrite) x.ch->free.push_back(x.buf);
@@ -152,7 +152,7 @@ void XorBdev::SubmitIo(IoChannel& ch, BdevIo& io) {
       return StartWrite(io);
     case IoType::kFlush:
       // No data: the base can take the I/O as it is.
-      return bdevkit::PassIoToBase(*config_->base_desc, xch.base, io, io.offset_blocks);
+      return bdevkit::PassIoToBase(xch.base, io, io.offset_blocks);
     default:
       return bdevkit::CompleteIo(io, IoStatus::Error(-ENOTSUP));
   }
@@ -160,17 +160,13 @@ void XorBdev::SubmitIo(IoChannel& ch, BdevIo& io) {
 
 std::unique_ptr<bdevkit::ChannelContext> XorBdev::CreateChannelContext() {
   auto ctx = std::make_unique<XorChannel>();
-  ctx->base = config_->base_desc->GetIoChannel();
-  if (ctx->base == nullptr) return nullptr;  // the base is going away
+  if (!ctx->base.Open(*config_->base_desc)) return nullptr;  // the base is going away
   ctx->buffers.reserve(kBuffersPerChannel);
   ctx->free.reserve(kBuffersPerChannel);
   const size_t align = std::max<size_t>(4096, properties().required_alignment);
   for (int i = 0; i < kBuffersPerChannel; ++i) {
     void* b = std::aligned_alloc(align, kMaxTransferBytes);
-    if (b == nullptr) {
-      ctx->base->Put();
-      return nullptr;
-    }
+    if (b == nullptr) return nullptr;  // ctx closes the base channel
     ctx->buffers.push_back(b);
     ctx->free.push_back(b);
   }
@@ -178,7 +174,7 @@ std::unique_ptr<bdevkit::ChannelContext> XorBdev::CreateChannelContext() {
 }
 
 void XorBdev::OnChannelDestroy(bdevkit::ChannelContext& ctx) {
-  static_cast<XorChannel&>(ctx).base->Put();
+  static_cast<XorChannel&>(ctx).base.Close();
 }
 
 void XorBdev::Destruct(std::function<void()> done) {

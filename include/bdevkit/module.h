@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,6 +24,7 @@
 namespace bdevkit {
 
 class BdevChannel;
+struct ForwardPath;
 
 // Scratch space each BdevIo carries for the module that executes it, so modules need
 // no per-I/O allocation of their own.
@@ -149,9 +151,54 @@ absl::StatusOr<std::string> ParseUuid(std::string_view text);
 absl::StatusOr<std::string> UuidParamOrGenerate(std::string_view user_uuid);
 
 // ---- Virtual bdevs (split, raid, ...): passing I/O on to a base ----------------------
-// `base` is the virtual bdev's descriptor on its base, `base_ch` that descriptor's
-// channel on the calling thread (GetIoChannel), `io` an I/O the virtual bdev was given
-// in SubmitIo, and [base_offset_blocks, + io.num_blocks) where it lands on the base.
+
+// A virtual bdev's channel to one of its bases on one thread: the base descriptor's
+// channel, plus what passing I/O to that base needs, looked up once by Open instead of
+// on every I/O (the base's per-thread state, its block size, which I/O types it takes
+// from this descriptor, whether it has splitting or alignment rules at all). A base's
+// properties are fixed while it is registered and its supported I/O types are asked
+// once here, as the layer does for any bdev a module wraps. Made in the virtual bdev's
+// CreateChannelContext and kept in its channel context; used and closed on that
+// channel's thread only. Movable (it lives in vectors), not copyable.
+class BaseChannel {
+ public:
+  BaseChannel() = default;
+  BaseChannel(BaseChannel&& other) noexcept { *this = std::move(other); }
+  BaseChannel& operator=(BaseChannel&& other) noexcept;
+  BaseChannel(const BaseChannel&) = delete;
+  BaseChannel& operator=(const BaseChannel&) = delete;
+  ~BaseChannel() { Close(); }
+
+  // Gets `base`'s channel on the calling thread. Returns false, holding nothing, if
+  // the base is going away. `base` must stay open until Close(). Runtime thread.
+  bool Open(BdevDesc& base);
+  // Puts the channel, if one is held (the virtual bdev's OnChannelDestroy; else the
+  // destructor). Its thread.
+  void Close();
+
+  bool is_open() const { return ch_ != nullptr; }
+  BdevDesc& desc() const { return *desc_; }
+  // The base descriptor's channel, for its submit functions and QueueIoWait.
+  IoChannel* channel() const { return ch_; }
+
+ private:
+  friend struct ForwardPath;  // the per-I/O side (forward.cc)
+  BdevDesc* desc_ = nullptr;
+  IoChannel* ch_ = nullptr;
+  // Looked up by Open, read by ForwardIo.
+  Bdev* bdev_ = nullptr;
+  BdevInternal* internal_ = nullptr;  // removal flag and current size
+  BdevChannel* bdev_ch_ = nullptr;    // the base's state on this thread (reset freeze, QoS)
+  IoChannel* backend_ch_ = nullptr;   // the base's backend channel on this thread
+  uint32_t block_size_ = 0;
+  uint32_t forward_types_ = 0;  // a bit per IoType the base takes from this descriptor
+  // Of those, the ones taken with no per-I/O look at the base's rules: all of them for
+  // a base that never splits or bounces, else none.
+  uint32_t plain_types_ = 0;
+};
+
+// `io` is an I/O the virtual bdev was given in SubmitIo, and [base_offset_blocks,
+// + io.num_blocks) where it lands on the base behind `base`.
 
 // The cheap path: hands `io` itself to the base's backend, so a stack of virtual bdevs
 // costs one BdevIo and one trip through the layer rather than one per level. Returns
@@ -159,18 +206,17 @@ absl::StatusOr<std::string> UuidParamOrGenerate(std::string_view user_uuid);
 // the virtual bdev's I/O; io.offset_blocks now holds the base offset, and the base's
 // backend uses io's driver context. Returns false, leaving `io` untouched, when the
 // base cannot take it as it is: being removed, frozen by a reset, rate-limited (QoS),
-// wrong channel or block size, out of the base's range, a type other than read and
-// write the base does not support (reads and writes are taken as supported: every
-// backend does them), or the base would have to split or bounce it.
+// another block size, out of the base's range, a type the base does not support or
+// this descriptor may not write, or the base would have to split or bounce it.
 // Forwarded I/O is counted in the virtual bdev's iostat, not the base's.
 // io's thread; never blocks; allocates nothing.
-bool ForwardIo(BdevDesc& base, IoChannel* base_ch, BdevIo& io, uint64_t base_offset_blocks);
+bool ForwardIo(BaseChannel& base, BdevIo& io, uint64_t base_offset_blocks);
 
-// ForwardIo, or else a new I/O of the same type and data submitted through `base`
-// (waiting for a BdevIo after -ENOMEM) whose completion completes `io`; a submit error
-// completes `io` with that error. Either way `io` is completed exactly once. Uses io's
-// driver context. io's thread; never blocks.
-void PassIoToBase(BdevDesc& base, IoChannel* base_ch, BdevIo& io, uint64_t base_offset_blocks);
+// ForwardIo, or else a new I/O of the same type and data submitted through the base's
+// descriptor (waiting for a BdevIo after -ENOMEM) whose completion completes `io`; a
+// submit error completes `io` with that error. Either way `io` is completed exactly
+// once. Uses io's driver context. io's thread; never blocks.
+void PassIoToBase(BaseChannel& base, BdevIo& io, uint64_t base_offset_blocks);
 
 }  // namespace bdevkit
 

@@ -23,7 +23,7 @@
 
 // Bumped whenever a change to the module API (module.h, bdev.h, rpc.h) means a plugin
 // must be rebuilt. A plugin records the value it was compiled with.
-#define BDEVKIT_PLUGIN_ABI_VERSION 1
+#define BDEVKIT_PLUGIN_ABI_VERSION 2  // 2: BaseChannel for ForwardIo and PassIoToBase
 
 // The symbols a plugin exports (C linkage, so the loader can find them by name).
 #define BDEVKIT_PLUGIN_REGISTER_SYMBOL "bdevkit_plugin_register"

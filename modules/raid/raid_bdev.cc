@@ -1,6 +1,7 @@
 // The raid I/O path. Reads and writes of raid0 and concat arrive cut at strip
 // boundaries (the core splits on the optimal I/O boundary, which is the strip), so
-// each lands on one base and is forwarded to it as is (ForwardIo: no second BdevIo).
+// each lands on one base and is forwarded to it as is (PassIoToBase over the channel's
+// BaseChannel: no second BdevIo), or else sent through that base's descriptor.
 // What touches several bases — unmap, write_zeroes and flush over a range, raid1
 // writes — fans out: one I/O per base through its descriptor, the raid I/O
 // completing when the last one does, with the first error.
@@ -14,12 +15,12 @@
 
 namespace bdevkit::raid {
 
-namespace {
-
 struct RaidChannel final : ChannelContext {
-  std::vector<IoChannel*> bases;  // slot order, each base's channel on this thread
-  uint32_t next_read = 0;         // raid1: reads rotate over the copies
+  std::vector<BaseChannel> bases;  // slot order, each base's channel on this thread
+  uint32_t next_read = 0;          // raid1: reads rotate over the copies
 };
+
+namespace {
 
 // A fanned-out raid I/O, in its driver context.
 struct FanOut {
@@ -47,8 +48,10 @@ void FanOutDone(void* arg, IoStatus status) {
   FanOutMaybeDone(f);
 }
 
-int SubmitPiece(FanOut& f, BdevDesc& base, IoChannel* ch, const BaseExtent& e) {
+int SubmitPiece(FanOut& f, BaseChannel& base_ch, const BaseExtent& e) {
   BdevIo& io = *f.io;
+  BdevDesc& base = base_ch.desc();
+  IoChannel* ch = base_ch.channel();
   switch (io.type) {
     case IoType::kRead:
       return base.Readv(ch, io.iovs, io.iovcnt, e.offset_blocks, e.num_blocks, FanOutDone, &io);
@@ -80,11 +83,12 @@ void FanOutContinue(FanOut& f) {
       ++f.next;
       continue;
     }
-    int rc = SubmitPiece(f, *f.config->bases[i], f.ch->bases[i], e);
+    BaseChannel& base = f.ch->bases[i];
+    int rc = SubmitPiece(f, base, e);
     if (rc == -ENOMEM) {
       f.wait.cb = [](void* arg) { FanOutContinue(*static_cast<FanOut*>(arg)); };
       f.wait.cb_arg = &f;
-      if (f.config->bases[i]->QueueIoWait(f.ch->bases[i], &f.wait) == 0) return;
+      if (base.desc().QueueIoWait(base.channel(), &f.wait) == 0) return;
       continue;  // one freed meanwhile: try again
     }
     ++f.next;
@@ -133,39 +137,39 @@ bool RaidBdev::IoTypeSupported(IoType type) const {
 void RaidBdev::SubmitIo(IoChannel& ch, BdevIo& io) {
   RaidChannel& rch = ch.ctx<RaidChannel>();
   const RaidLayout& layout = config_.layout;
-  if (io.type == IoType::kRead || io.type == IoType::kWrite) {
-    // The hot path: one strip (raid0) or member (concat) -> one base, forwarded.
-    BaseExtent e;
-    switch (layout.level()) {
-      case RaidLevel::kRaid0:
-        e = layout.MapRaid0(io.offset_blocks, io.num_blocks);
-        break;
-      case RaidLevel::kConcat:
-        e = layout.MapOne(io.offset_blocks, io.num_blocks);
-        break;
-      case RaidLevel::kRaid1:
-        if (io.type == IoType::kRead) {
-          const uint32_t i = rch.next_read++ % layout.num_bases();
-          PassIoToBase(*config_.bases[i], rch.bases[i], io,
-                       layout.data_offset() + io.offset_blocks);
-          return;
-        }
-        return StartFanOut(config_, rch, io);  // writes go to every copy
-    }
-    if (ForwardIo(*config_.bases[e.base], rch.bases[e.base], io, e.offset_blocks)) return;
+  if (layout.level() == RaidLevel::kRaid0 &&
+      (io.type == IoType::kRead || io.type == IoType::kWrite)) [[likely]] {
+    // The hot path: one strip -> one base, forwarded as is, or else one I/O through
+    // that base's descriptor. Nothing here calls out of line but that (no frame).
+    const BaseExtent e = layout.MapRaid0(io.offset_blocks, io.num_blocks);
+    return PassIoToBase(rch.bases[e.base], io, e.offset_blocks);
   }
+  SubmitOther(rch, io);
+}
+
+void RaidBdev::SubmitOther(RaidChannel& rch, BdevIo& io) {
+  const RaidLayout& layout = config_.layout;
+  if (io.type == IoType::kRead || io.type == IoType::kWrite) {
+    if (layout.level() == RaidLevel::kConcat) {
+      // One member holds the whole I/O (the core split it at the members' ends).
+      const BaseExtent e = layout.MapOne(io.offset_blocks, io.num_blocks);
+      return PassIoToBase(rch.bases[e.base], io, e.offset_blocks);
+    }
+    if (layout.level() == RaidLevel::kRaid1 && io.type == IoType::kRead) {
+      const uint32_t i = rch.next_read++ % layout.num_bases();
+      return PassIoToBase(rch.bases[i], io, layout.data_offset() + io.offset_blocks);
+    }
+  }
+  // raid1 writes go to every copy; unmap, write zeroes and flush to every base they touch.
   StartFanOut(config_, rch, io);
 }
 
 std::unique_ptr<ChannelContext> RaidBdev::CreateChannelContext() {
   auto ctx = std::make_unique<RaidChannel>();
-  for (BdevDesc* base : config_.bases) {
-    IoChannel* c = base->GetIoChannel();
-    if (c == nullptr) {  // a base is going away: no channel, no I/O
-      for (IoChannel* got : ctx->bases) got->Put();
-      return nullptr;
-    }
-    ctx->bases.push_back(c);
+  ctx->bases.resize(config_.bases.size());
+  for (size_t i = 0; i < config_.bases.size(); ++i) {
+    // A base going away: no channel, no I/O (those opened are closed with ctx).
+    if (!ctx->bases[i].Open(*config_.bases[i])) return nullptr;
   }
   return ctx;
 }
@@ -173,7 +177,7 @@ std::unique_ptr<ChannelContext> RaidBdev::CreateChannelContext() {
 void RaidBdev::OnChannelDestroy(ChannelContext& ctx) {
   // The core keeps this channel while raid I/O is outstanding, forwarded I/O included,
   // so no base I/O of this thread is in flight any more.
-  for (IoChannel* c : static_cast<RaidChannel&>(ctx).bases) c->Put();
+  for (BaseChannel& c : static_cast<RaidChannel&>(ctx).bases) c.Close();
 }
 
 void RaidBdev::Destruct(std::function<void()> done) {

@@ -16,6 +16,7 @@
 namespace bdevkit::raid {
 
 class RaidRecord;
+struct RaidChannel;  // a raid's state on one thread (raid_bdev.cc)
 
 // What the I/O path reads: set before registration, unchanged until destruction.
 struct RaidIoConfig {
@@ -44,6 +45,9 @@ class RaidBdev final : public Bdev, public IoDevice {
   void OnChannelDestroy(ChannelContext& ctx) override;
 
  private:
+  // SubmitIo's way for everything but raid0 reads and writes (kept out of its path).
+  void SubmitOther(RaidChannel& rch, BdevIo& io);
+
   const RaidIoConfig config_;
   RaidRecord* const record_;
 };

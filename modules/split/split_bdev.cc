@@ -1,5 +1,5 @@
 // A split part's I/O path: range check, then the base at the part's offset (forwarded
-// as is when the base can take it: ForwardIo via PassIoToBase).
+// as is when the base can take it: PassIoToBase forwards first).
 #include "modules/split/split_bdev.h"
 
 #include <cerrno>
@@ -12,7 +12,7 @@ namespace bdevkit::split {
 
 namespace {
 struct PartChannel final : ChannelContext {
-  IoChannel* base = nullptr;
+  BaseChannel base;
 };
 }  // namespace
 
@@ -44,22 +44,19 @@ void SplitPart::SubmitIo(IoChannel& ch, BdevIo& io) {
     CompleteIo(io, IoStatus::Error(-EINVAL));
     return;
   }
-  IoChannel* base_ch = ch.ctx<PartChannel>().base;
-  const uint64_t base_offset = offset_blocks_ + io.offset_blocks;
-  if (ForwardIo(*base_, base_ch, io, base_offset)) return;
-  PassIoToBase(*base_, base_ch, io, base_offset);  // through the base's descriptor
+  // Forwarded as is, or else through the base's descriptor.
+  PassIoToBase(ch.ctx<PartChannel>().base, io, offset_blocks_ + io.offset_blocks);
 }
 
 std::unique_ptr<ChannelContext> SplitPart::CreateChannelContext() {
   auto ctx = std::make_unique<PartChannel>();
-  ctx->base = base_->GetIoChannel();
-  if (ctx->base == nullptr) return nullptr;  // the base is going away
+  if (!ctx->base.Open(*base_)) return nullptr;  // the base is going away
   return ctx;
 }
 
 void SplitPart::OnChannelDestroy(ChannelContext& ctx) {
   // The core holds this channel while part I/O (forwarded I/O included) is in flight.
-  static_cast<PartChannel&>(ctx).base->Put();
+  static_cast<PartChannel&>(ctx).base.Close();
 }
 
 void SplitPart::Destruct(std::function<void()> done) {

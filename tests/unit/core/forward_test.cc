@@ -18,7 +18,7 @@ namespace {
 class ShiftBdev : public Bdev, public IoDevice {
  public:
   struct Ch final : ChannelContext {
-    IoChannel* base_ch = nullptr;
+    BaseChannel base;
   };
   ShiftBdev(BdevModule* module, BdevProperties props, std::unique_ptr<BdevDesc> base,
             uint64_t offset)
@@ -32,12 +32,12 @@ class ShiftBdev : public Bdev, public IoDevice {
 
  protected:
   void SubmitIo(IoChannel& ch, BdevIo& io) override {
-    IoChannel* base_ch = ch.ctx<Ch>().base_ch;
+    BaseChannel& base = ch.ctx<Ch>().base;
     if (!forward_only) {
-      PassIoToBase(*base_, base_ch, io, io.offset_blocks + offset_);
+      PassIoToBase(base, io, io.offset_blocks + offset_);
       return;
     }
-    if (!ForwardIo(*base_, base_ch, io, io.offset_blocks + offset_)) {
+    if (!ForwardIo(base, io, io.offset_blocks + offset_)) {
       ++refused;
       CompleteIo(io, IoStatus::Error(-EXDEV));
     }
@@ -51,11 +51,10 @@ class ShiftBdev : public Bdev, public IoDevice {
   }
   std::unique_ptr<ChannelContext> CreateChannelContext() override {
     auto ctx = std::make_unique<Ch>();
-    ctx->base_ch = base_->GetIoChannel();
-    if (ctx->base_ch == nullptr) return nullptr;
+    if (!ctx->base.Open(*base_)) return nullptr;
     return ctx;
   }
-  void OnChannelDestroy(ChannelContext& ctx) override { static_cast<Ch&>(ctx).base_ch->Put(); }
+  void OnChannelDestroy(ChannelContext& ctx) override { static_cast<Ch&>(ctx).base.Close(); }
 
  private:
   std::unique_ptr<BdevDesc> base_;
@@ -199,6 +198,24 @@ TEST_F(ForwardTest, RemovedBaseIsNotForwardedToAndHeldIoStillCompletes) {
     UnregisterBdev("V", nullptr);
   });
   EXPECT_TRUE(WaitFor([&] { return removed; }));
+}
+
+// What BaseChannel::Open looks up once (geometry, types) must not hide what changes:
+// a base shrunk after the channel was made refuses I/O past its new end.
+TEST_F(ForwardTest, ShrunkBaseIsNotForwardedPastItsNewEnd) {
+  Build();
+  std::vector<unsigned char> buf(512);
+  ASSERT_TRUE(
+      Do([&](IoCallback cb, void* a) { return desc_->Read(ch_, buf.data(), 30, 1, cb, a); }).ok());
+  RunOnApp([&] { base_->Resize(120); });
+  vbdev_->forward_only = true;
+  // Block 30 of V is block 130 of B, now past its end.
+  EXPECT_EQ(
+      Do([&](IoCallback cb, void* a) { return desc_->Read(ch_, buf.data(), 30, 1, cb, a); }).error,
+      -EXDEV);
+  EXPECT_TRUE(
+      Do([&](IoCallback cb, void* a) { return desc_->Read(ch_, buf.data(), 19, 1, cb, a); }).ok());
+  EXPECT_EQ(base_->log.size(), 2u);
 }
 
 // A base with a rate limit takes the I/O through its descriptor, so its admission
