@@ -12,9 +12,9 @@
 #   nvmet_target.sh down             removes every port and subsystem
 #   nvmet_target.sh show             the configfs tree
 #
-# A port is disabled by unlinking its last subsystem (the kernel then stops listening
-# and drops the port's controllers with their connections) and enabled again by
-# linking it back; nvmet_port_remove removes the port itself.
+# A port is disabled by unlinking every subsystem (the kernel then stops listening and
+# drops the port's controllers with their connections: nvmet_port_disable) and enabled
+# again by linking them back (nvmet_port_enable); nvmet_port_remove removes the port.
 
 NVMET_CFS=/sys/kernel/config/nvmet
 NVMET_ADDR=${NVMET_ADDR:-127.0.0.1}
@@ -79,6 +79,32 @@ nvmet_port_link() {
 }
 nvmet_port_unlink() {
   rm "$NVMET_CFS/ports/$1/subsystems/$2" || { nvmet_err "cannot unlink $2 from port $1"; return 1; }
+}
+
+# nvmet_port_disable ID / nvmet_port_enable ID: the whole port down (every subsystem
+# unlinked: the kernel stops listening and drops the port's controllers with their
+# connections) and up again (the same subsystems linked back; the list is kept in
+# $NVMET_STATE/port-ID.links meanwhile).
+NVMET_STATE=${NVMET_STATE:-/run/bdevkit-nvmet}
+nvmet_port_disable() {
+  local d=$NVMET_CFS/ports/$1 l links=()
+  for l in "$d"/subsystems/*; do
+    [ -L "$l" ] && links+=("$(basename "$l")")
+  done
+  [ ${#links[@]} -gt 0 ] || { nvmet_err "port $1 has no subsystem linked (already disabled?)"; return 1; }
+  mkdir -p "$NVMET_STATE"
+  printf '%s\n' "${links[@]}" >"$NVMET_STATE/port-$1.links"
+  for l in "${links[@]}"; do
+    nvmet_port_unlink "$1" "$l" || return 1
+  done
+}
+nvmet_port_enable() {
+  local f=$NVMET_STATE/port-$1.links nqn
+  [ -f "$f" ] || { nvmet_err "port $1 was not disabled by nvmet_port_disable"; return 1; }
+  while read -r nqn; do
+    nvmet_port_link "$1" "$nqn" || return 1
+  done <"$f"
+  rm -f "$f"
 }
 
 # nvmet_port_remove ID: unlinks every subsystem and removes the port.
