@@ -279,6 +279,7 @@ int RunBdevperf(const Options& options) {
   // SPDK's --interrupt-mode: an idle reactor sleeps until a message, a timer or a
   // registered wake fd (a kernel backend's completion eventfd) wakes it.
   if (options.interrupt_mode) runtime_options.idle_policy = IdlePolicy::kSleep;
+  if (options.idle_spins > 0) runtime_options.idle_spins = options.idle_spins;
   PerfApp app(options, signal_fd);
   absl::Status status = Runtime::Run(runtime_options, [&app] { app.Start(); });
   close(signal_fd);

@@ -27,7 +27,8 @@ enum LongOnly {
   kOptOutputJson,
   kOptCompare,
   kOptSvg,
-  kOptInterruptMode
+  kOptInterruptMode,
+  kOptIdleSpins
 };
 
 absl::Status Bad(absl::string_view flag, absl::string_view value, absl::string_view why) {
@@ -125,6 +126,9 @@ std::string Usage(absl::string_view program) {
       "      --prefill     write every block once before the timed run (not in SPDK)\n",
       "      --interrupt-mode  reactors sleep when idle and are woken by completions\n",
       "                    (less CPU at low depth, more latency per I/O)\n",
+      "      --idle-spins N  with --interrupt-mode: idle loops before a reactor sleeps\n",
+      "                    (default 10000; 1 = sleep at once, for backends that complete\n",
+      "                    on their own threads, e.g. rbd, on a machine with few cores)\n",
       "  -h, --help        this text\n");
 }
 
@@ -173,6 +177,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       {"compare", required_argument, nullptr, kOptCompare},
       {"svg", required_argument, nullptr, kOptSvg},
       {"interrupt-mode", no_argument, nullptr, kOptInterruptMode},
+      {"idle-spins", required_argument, nullptr, kOptIdleSpins},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -308,6 +313,12 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       case kOptInterruptMode:
         opts.interrupt_mode = true;
         break;
+      case kOptIdleSpins: {
+        auto v = ParseCount("idle spins (--idle-spins)", arg, 1, 1000000);
+        if (!v.ok()) return v.status();
+        opts.idle_spins = static_cast<int>(*v);
+        break;
+      }
       case 'h':
         opts.help = true;
         return opts;
@@ -324,6 +335,9 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
   }
   if (opts.random_map && opts.zipf_theta > 0) {
     return Invalid("-D (random map) and -F (zipf) pick offsets in different ways; use one");
+  }
+  if (opts.idle_spins > 0 && !opts.interrupt_mode) {
+    return Invalid("--idle-spins applies to --interrupt-mode only (busy polling never sleeps)");
   }
   if (!opts.compare.empty()) {
     if (opts.wait_for_rpc) return Invalid("--compare and -z do not go together");

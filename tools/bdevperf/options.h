@@ -50,6 +50,7 @@ struct Options {
   bool random_map = false;            // -D: every slot once per pass
   bool wait_for_rpc = false;          // -z: run on perform_tests
   bool interrupt_mode = false;        // --interrupt-mode: reactors sleep when idle
+  int idle_spins = 0;                 // --idle-spins: idle loops before sleeping (0 = default)
   std::string rpc_socket = "/var/tmp/bdevkit.sock";  // -r
   int latency_level = 0;                             // -l: 1 = percentiles, 2 (-ll) = histogram too
   std::string output_json;                           // --output-json FILE

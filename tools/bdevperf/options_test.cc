@@ -164,6 +164,35 @@ TEST(ParseOptions, BadCombinations) {
   EXPECT_NE(with({"-w", "read", "-T", ""}).find("empty name"), std::string::npos);
 }
 
+// --idle-spins sets how long an --interrupt-mode reactor polls before it sleeps.
+TEST(ParseOptions, IdleSpins) {
+  const std::vector<std::string> base = {"-q", "1",  "-o",     "4k", "-t",
+                                         "1",  "-c", "c.json", "-w", "randread"};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Parse(args);
+  };
+  auto o = with({"--interrupt-mode", "--idle-spins", "1"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->interrupt_mode);
+  EXPECT_EQ(o->idle_spins, 1);
+  o = with({"--interrupt-mode"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->idle_spins, 0);  // the runtime's default
+  auto err = [&](std::vector<std::string> extra) {
+    return std::string(with(std::move(extra)).status().message());
+  };
+  EXPECT_NE(err({"--idle-spins", "1"}).find("--idle-spins applies to --interrupt-mode only"),
+            std::string::npos);
+  EXPECT_NE(
+      err({"--interrupt-mode", "--idle-spins", "0"}).find("invalid idle spins (--idle-spins) '0'"),
+      std::string::npos);
+  EXPECT_NE(
+      err({"--interrupt-mode", "--idle-spins", "x"}).find("invalid idle spins (--idle-spins) 'x'"),
+      std::string::npos);
+}
+
 TEST(ParseOptions, EveryWorkloadParses) {
   for (const char* w : {"read", "write", "randread", "randwrite", "verify", "reset", "unmap",
                         "flush", "write_zeroes"}) {
