@@ -442,6 +442,8 @@ void FakeTcpTarget::Serve(int fd) {
           break;
         case admin_op::kKeepAlive:
           ++keep_alives_;
+          // A target that hangs with the connection still open: no answer.
+          skip_resp = ignore_keep_alive_;
           break;
         case admin_op::kAbort:
           cqe.cdw0 = 1;

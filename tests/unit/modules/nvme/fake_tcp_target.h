@@ -6,7 +6,7 @@
 // larger than the in-capsule size are fetched with R2T in MAXH2CDATA pieces; reads
 // come back in several C2HData PDUs. It checks what it receives (digests, lengths,
 // SGL types) and records violations in errors(). Tests can drop every connection,
-// refuse Connects, and count them.
+// refuse Connects, leave Keep Alives unanswered, and count them.
 #ifndef BDEVKIT_TESTS_UNIT_MODULES_NVME_FAKE_TCP_TARGET_H_
 #define BDEVKIT_TESTS_UNIT_MODULES_NVME_FAKE_TCP_TARGET_H_
 
@@ -43,6 +43,8 @@ class FakeTcpTarget {
   void DropConnections();
   // Answers every Connect with "invalid parameters" while set.
   void set_refuse_connect(bool refuse) { refuse_connect_ = refuse; }
+  // Leaves Keep Alive commands unanswered (still counted) while set.
+  void set_ignore_keep_alive(bool ignore) { ignore_keep_alive_ = ignore; }
   int admin_connects() const { return admin_connects_; }
   int io_connects() const { return io_connects_; }
   int keep_alives() const { return keep_alives_; }
@@ -75,6 +77,7 @@ class FakeTcpTarget {
   uint32_t csts_ = 0;
   uint16_t next_cntlid_ = 1;
   std::atomic<bool> refuse_connect_{false};
+  std::atomic<bool> ignore_keep_alive_{false};
   std::atomic<int> admin_connects_{0};
   std::atomic<int> io_connects_{0};
   std::atomic<int> keep_alives_{0};

@@ -514,6 +514,39 @@ TEST(TcpControllerTest, KeepAliveFromTheAdminPoller) {
   EXPECT_FALSE((*c)->FatalStatus());
 }
 
+// A target that stops answering Keep Alive while the connection stays open: after
+// KATO without an answer the controller reports the admin connection lost (what makes
+// the bdev module reconnect), although no socket error was seen.
+TEST(TcpControllerTest, UnansweredKeepAliveIsAConnectionLoss) {
+  FakeTcpTarget target;
+  TcpTransportOptions t = Transport(target);
+  ControllerOptions o = Fast();
+  o.keep_alive_timeout_ms = 200;
+  auto c = Attach(t, o);
+  ASSERT_TRUE(c.ok()) << c.status();
+  // Answered: several Keep Alives, never fatal.
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (target.keep_alives() < 3 && absl::Now() < deadline) {
+    (*c)->PollAdmin();
+    ASSERT_FALSE((*c)->FatalStatus())
+        << "after " << target.keep_alives() << " answered Keep Alives";
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_GE(target.keep_alives(), 3);
+  target.set_ignore_keep_alive(true);
+  const int sent_before = target.keep_alives();
+  const absl::Time silent_from = absl::Now();
+  deadline = silent_from + absl::Seconds(20);
+  while (!(*c)->FatalStatus() && absl::Now() < deadline) {
+    (*c)->PollAdmin();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_TRUE((*c)->FatalStatus()) << "no loss reported 20 s after the target went silent";
+  // Not before a whole KATO has passed since an unanswered one was sent.
+  EXPECT_GE(absl::Now() - silent_from, absl::Milliseconds(o.keep_alive_timeout_ms));
+  EXPECT_GT(target.keep_alives(), sent_before);
+}
+
 TEST(TcpControllerTest, WrongSubsystemAndClosedPortAreClearErrors) {
   FakeTcpTarget target;
   TcpTransportOptions t = Transport(target);
