@@ -32,6 +32,41 @@ tcp_config() { # FILE NAME [EXTRA]: a bdevperf/bdevd config attaching our target
 EOF
 }
 
+# rpcq SOCK METHOD PARAMS [EXPR]: a JSON-RPC call on SOCK from python3, for the tests'
+# polls and state reads (an ASan bdevctl takes seconds to start under TCG, python3 a
+# fraction of that; the RPCs under test still go through bdevctl). Prints the result
+# as JSON, or EXPR evaluated with `r` = the result (and field(v, "a.b")); exit 1 on an
+# error reply or no answer within 10 s.
+rpcq() {
+  python3 - "$@" <<'PYEOF'
+import json, socket, sys
+sock, method, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sock)
+s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode())
+buf, dec = b"", json.JSONDecoder()
+while True:
+    chunk = s.recv(1 << 16)
+    if not chunk:
+        sys.exit("rpcq: the connection closed before a reply")
+    buf += chunk
+    try:
+        reply, _ = dec.raw_decode(buf.decode())
+        break
+    except ValueError:
+        continue
+if "error" in reply:
+    sys.exit(f"rpcq: {method}: {reply['error']}")
+r = reply["result"]
+def field(v, path):  # v["a"]["b"] for path "a.b", "?" where there is no such member
+    for k in path.split("."):
+        v = v.get(k, "?") if isinstance(v, dict) else "?"
+    return v
+print(json.dumps(r) if len(sys.argv) < 5 else eval(sys.argv[4]))
+PYEOF
+}
+
 # start_tcp_perf BDEV ARGS...: bdevperf -z over $CONFIG on $PERF_SOCK, once BDEV is there.
 start_tcp_perf() {
   local bdev=$1
@@ -40,7 +75,7 @@ start_tcp_perf() {
   PERF_PID=$!
   SOCK=$PERF_SOCK
   local deadline=$((SECONDS + 90))
-  until "$BDEVCTL" -s "$PERF_SOCK" -t 5 bdev_get_bdevs -b "$bdev" >/dev/null 2>&1; do
+  until rpcq "$PERF_SOCK" bdev_get_bdevs "{\"name\": \"$bdev\"}" >/dev/null 2>&1; do
     kill -0 $PERF_PID 2>/dev/null || { cat "$VM_WORK/zperf.out"; fail "bdevperf -z exited at start"; }
     [ $SECONDS -lt $deadline ] || fail "bdevperf -z did not have $bdev within 90 s"
     sleep 0.2
@@ -63,7 +98,7 @@ perform_wait() {
   sed 's/^/  | /' "$PT_OUT" "$PT_ERR"
 }
 in_flight() { # some BdevIo of bdevperf is taken
-  "$BDEVCTL" -s "$PERF_SOCK" -t 5 call bdev_get_io_pools '{}' | grep -qE '"in_use": *[1-9]'
+  rpcq "$PERF_SOCK" bdev_get_io_pools '{}' | grep -qE '"in_use": *[1-9]'
 }
 
 # check_results FILE ALLOW_FAILED SPEC BDEV...: a perform_tests answer (JSON) where each
@@ -100,19 +135,8 @@ PYEOF
 # ctrlr_field NAME FIELD: FIELD of controller NAME's first path in
 # bdev_nvme_get_controllers on $SOCK ("state", or trid.X), or "gone" when not listed.
 ctrlr_field() {
-  "$BDEVCTL" -s "$SOCK" -t 10 call bdev_nvme_get_controllers '{}' 2>/dev/null |
-    python3 -c '
-import json, sys
-name, field = sys.argv[1], sys.argv[2]
-for c in json.load(sys.stdin):
-    if c["name"] == name:
-        v = c["ctrlrs"][0]
-        for k in field.split("."):
-            v = v.get(k, "?") if isinstance(v, dict) else "?"
-        print(v)
-        break
-else:
-    print("gone")' "$1" "$2"
+  rpcq "$SOCK" bdev_nvme_get_controllers '{}' \
+    "next((field(c['ctrlrs'][0], '$2') for c in r if c['name'] == '$1'), 'gone')" 2>/dev/null
 }
 
 ctrlr_state_is() { [ "$(ctrlr_field "$1" state)" = "$2" ]; }
@@ -175,14 +199,16 @@ test_tcp_attach_detach() {
   expect_rc attach 0
   expect_out attach Tcp0n1
   expect_out attach Tcp0n2
-  ctl get1 bdev_get_bdevs -b Tcp0n1
-  expect_rc get1 0
-  expect_out get1 "\"block_size\": $NS1_BS"
-  expect_out get1 "\"num_blocks\": $NS1_BLOCKS"
-  ctl get2 bdev_get_bdevs -b Tcp0n2
-  expect_rc get2 0
-  expect_out get2 "\"block_size\": $NS2_BS"
-  expect_out get2 "\"num_blocks\": $NS2_BLOCKS"
+  ctl bdevs call bdev_get_bdevs '{}'
+  expect_rc bdevs 0
+  python3 - "$VM_WORK/bdevs.out" $NS1_BS $NS1_BLOCKS $NS2_BS $NS2_BLOCKS <<'EOF' || fail "the geometry of Tcp0n1/Tcp0n2 (see the log)"
+import json, sys
+bdevs = {b["name"]: b for b in json.load(open(sys.argv[1]))}
+for name, bs, n in (("Tcp0n1", sys.argv[2], sys.argv[3]), ("Tcp0n2", sys.argv[4], sys.argv[5])):
+    b = bdevs[name]
+    print(name, b["block_size"], b["num_blocks"])
+    assert (b["block_size"], b["num_blocks"]) == (int(bs), int(n)), f"{name}: {b['block_size']} x {b['num_blocks']}, expected {bs} x {n}"
+EOF
   ctl ctrlrs bdev_nvme_get_controllers
   expect_rc ctrlrs 0
   python3 - "$VM_WORK/ctrlrs.out" "$NQN" "$TCP_ADDR" "$TCP_PORT" <<'EOF' || fail "bdev_nvme_get_controllers: no TCP trid for Tcp0 (see the log)"
@@ -240,11 +266,14 @@ test_tcp_workloads() {
   # Every I/O type on both namespaces in one bdevperf -z (attached once); 128 KiB and
   # 1 MiB writes are above nvmet-tcp's in-capsule data size, so they need R2T.
   local specs=(verify:4k randread:4k randwrite:4k randrw:4k unmap:4k flush:4k reset:4k
-    verify:128k verify:1m) spec w size params
+    verify:128k verify:1m) spec w size params t
   start_tcp_perf Tcp0n2 -q 32 -o 4k -w verify -t 2
   for spec in "${specs[@]}"; do
     w=${spec%%:*} size=${spec##*:}
-    params="{\"workload_type\": \"$w\", \"io_size\": \"$size\", \"time_in_sec\": 2, \"queue_depth\": 16"
+    # 1 s of each I/O type (under TCG that is still thousands of I/Os); 2 s for the
+    # verify runs (written, then read back and compared) and for reset (a reset per second).
+    case $w in verify | reset) t=2 ;; *) t=1 ;; esac
+    params="{\"workload_type\": \"$w\", \"io_size\": \"$size\", \"time_in_sec\": $t, \"queue_depth\": 16"
     case $w in rw | randrw) params+=", \"rw_percentage\": 50" ;; esac
     ctl "pt_${w}_$size" call perform_tests "$params}"
     expect_rc "pt_${w}_$size" 0
@@ -255,9 +284,9 @@ test_tcp_workloads() {
   # Write zeroes (from the command line): the block device behind namespace 2 does it;
   # the tmpfs file behind namespace 1 cannot (no FALLOC_FL_ZERO_RANGE), so the target
   # fails each one, and our initiator must report that as a failed job, not hang.
-  run wz_ok 180 "$BDEVPERF" -c "$CONFIG" -T Tcp0n2 -q 16 -o 4k -w write_zeroes -t 2
+  run wz_ok 180 "$BDEVPERF" -c "$CONFIG" -T Tcp0n2 -q 16 -o 4k -w write_zeroes -t 1
   expect_perf wz_ok write_zeroes Tcp0n2
-  run wz_fail 180 "$BDEVPERF" -c "$CONFIG" -T Tcp0n1 -q 16 -o 4k -w write_zeroes -t 2
+  run wz_fail 180 "$BDEVPERF" -c "$CONFIG" -T Tcp0n1 -q 16 -o 4k -w write_zeroes -t 1
   [ "$RC" = 1 ] || fail "write_zeroes on Tcp0n1 (the target cannot) exited $RC, expected 1"
   expect_err wz_fail "job Tcp0n1 failed"
   note "${specs[*]} on both namespaces; write_zeroes on ns2, and ns1's target error reported"
@@ -267,10 +296,11 @@ test_tcp_digests() {
   need_tcp_transport
   tcp_config "$CONFIG" Tcp0 '"hdgst": true, "ddgst": true'
   start_tcp_perf Tcp0n2 -q 32 -o 4k -w verify -t 2
-  local spec w size
+  local spec w size t
   for spec in verify:4k verify:128k randrw:16k unmap:4k; do
     w=${spec%%:*} size=${spec##*:}
-    ctl "dg_${w}_$size" call perform_tests "{\"workload_type\": \"$w\", \"io_size\": \"$size\", \"time_in_sec\": 2, \"queue_depth\": 16$([[ $w == randrw ]] && echo ', "rw_percentage": 50')}"
+    t=$([ "$w" = verify ] && echo 2 || echo 1)
+    ctl "dg_${w}_$size" call perform_tests "{\"workload_type\": \"$w\", \"io_size\": \"$size\", \"time_in_sec\": $t, \"queue_depth\": 16$([[ $w == randrw ]] && echo ', "rw_percentage": 50')}"
     expect_rc "dg_${w}_$size" 0
     check_results "$VM_WORK/dg_${w}_$size.out" 0 "$spec" Tcp0n1 Tcp0n2
   done
@@ -291,8 +321,7 @@ end_run() {
 }
 # ops_done: reads and writes bdevperf's bdevs completed so far (bdev_get_iostat).
 ops_done() {
-  "$BDEVCTL" -s "$PERF_SOCK" -t 10 call bdev_get_iostat '{}' |
-    python3 -c 'import json, sys; print(sum(b["num_read_ops"] + b["num_write_ops"] for b in json.load(sys.stdin)["bdevs"]))'
+  rpcq "$PERF_SOCK" bdev_get_iostat '{}' 'sum(b["num_read_ops"] + b["num_write_ops"] for b in r["bdevs"])'
 }
 # more_ops_than N: I/O went on past N.
 more_ops_than() { [ "$(ops_done)" -gt "$1" ]; }

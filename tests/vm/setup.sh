@@ -25,7 +25,10 @@ repo=$(cd "$here/../.." && pwd)
 # the kernel's nvme driver, as on a real machine); the others are loaded on demand
 # with modprobe inside the guest (bdevkit-setup does it).
 BOOT_MODULES=(virtio_pci 9pnet_virtio 9p overlay nvme)
-DEMAND_MODULES=(vfio-pci vfio_iommu_type1 uio_pci_generic ext4 nvme-tcp nvmet-tcp)
+# nvme-tcp, nvmet and nvmet-tcp are the NVMe/TCP boot's (nvme_tcp_tests.sh); their
+# digests ask the crypto API for crc32c, which modprobe loads by alias (no symbol
+# dependency pulls it in), so it is named here.
+DEMAND_MODULES=(vfio-pci vfio_iommu_type1 uio_pci_generic ext4 nvme-tcp nvmet nvmet-tcp crc32c_generic crc32c-intel)
 PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils)
 
 say() { echo "vm-setup: $*" >&2; }
