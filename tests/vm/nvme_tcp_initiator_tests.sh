@@ -189,9 +189,9 @@ test_tcp_attach_detach() {
   attach_fails closed_port "$(tcp_params Bad0 | sed "s/\"$TCP_PORT\"/\"$((TCP_PORT + 1))\"/")" "refused.*$((TCP_PORT + 1))|$((TCP_PORT + 1)).*refused"
   attach_fails bad_addr "$(tcp_params Bad0 | sed "s/\"$TCP_ADDR\"/\"not-an-address\"/")" "traddr.*not-an-address"
   attach_fails no_addr "{\"name\": \"Bad0\", \"trtype\": \"tcp\", \"adrfam\": \"ipv4\", \"trsvcid\": \"$TCP_PORT\", \"subnqn\": \"$NQN\"}" "traddr"
-  ctl after_bad call bdev_get_bdevs '{}'
-  expect_rc after_bad 0
-  grep -q '"name"' "$VM_WORK/after_bad.out" && fail "the failed attaches left bdevs behind: $(out after_bad | head -c 300)"
+  local left
+  left=$(rpcq "$SOCK" bdev_get_bdevs '{}' '" ".join(b["name"] for b in r)') || fail "bdev_get_bdevs failed"
+  [ -z "$left" ] || fail "the failed attaches left bdevs behind: $left"
   [ "$(ctrlr_field Bad0 state)" = gone ] || fail "the failed attaches left controller Bad0 behind"
   [ "$(tcp_conns)" = 0 ] || fail "the failed attaches left $(tcp_conns) connections open"
 
@@ -199,8 +199,7 @@ test_tcp_attach_detach() {
   expect_rc attach 0
   expect_out attach Tcp0n1
   expect_out attach Tcp0n2
-  ctl bdevs call bdev_get_bdevs '{}'
-  expect_rc bdevs 0
+  rpcq "$SOCK" bdev_get_bdevs '{}' >"$VM_WORK/bdevs.out" || fail "bdev_get_bdevs failed"
   python3 - "$VM_WORK/bdevs.out" $NS1_BS $NS1_BLOCKS $NS2_BS $NS2_BLOCKS <<'EOF' || fail "the geometry of Tcp0n1/Tcp0n2 (see the log)"
 import json, sys
 bdevs = {b["name"]: b for b in json.load(open(sys.argv[1]))}
@@ -209,8 +208,7 @@ for name, bs, n in (("Tcp0n1", sys.argv[2], sys.argv[3]), ("Tcp0n2", sys.argv[4]
     print(name, b["block_size"], b["num_blocks"])
     assert (b["block_size"], b["num_blocks"]) == (int(bs), int(n)), f"{name}: {b['block_size']} x {b['num_blocks']}, expected {bs} x {n}"
 EOF
-  ctl ctrlrs bdev_nvme_get_controllers
-  expect_rc ctrlrs 0
+  rpcq "$SOCK" bdev_nvme_get_controllers '{}' >"$VM_WORK/ctrlrs.out" || fail "bdev_nvme_get_controllers failed"
   python3 - "$VM_WORK/ctrlrs.out" "$NQN" "$TCP_ADDR" "$TCP_PORT" <<'EOF' || fail "bdev_nvme_get_controllers: no TCP trid for Tcp0 (see the log)"
 import json, sys
 doc, nqn, addr, port = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -241,8 +239,7 @@ EOF
   cp "$VM_WORK/save.out" "$VM_WORK/saved.json"
   ctl detach call bdev_nvme_detach_controller '{"name": "Tcp0"}'
   expect_rc detach 0
-  ctl gone bdev_get_bdevs -b Tcp0n1
-  [ "$RC" = 1 ] || fail "Tcp0n1 still there after the detach"
+  rpcq "$SOCK" bdev_get_bdevs '{"name": "Tcp0n1"}' && fail "Tcp0n1 still there after the detach"
   [ "$(ctrlr_field Tcp0 state)" = gone ] || fail "Tcp0 still listed after the detach"
   # The detach closed the connections (bdevd is still running).
   poll 10 "the connections to close after the detach" no_tcp_conns
@@ -253,9 +250,8 @@ EOF
   stop_bdevd
   # save_config round trip: a fresh bdevd from the saved config has the same bdevs.
   start_bdevd --json "$VM_WORK/saved.json"
-  ctl loaded bdev_get_bdevs -b Tcp0n2
-  expect_rc loaded 0
-  expect_out loaded "\"num_blocks\": $NS2_BLOCKS"
+  [ "$(rpcq "$SOCK" bdev_get_bdevs '{"name": "Tcp0n2"}' 'r[0]["num_blocks"]')" = $NS2_BLOCKS ] ||
+    fail "the bdevd started from the saved config has no Tcp0n2 of $NS2_BLOCKS blocks"
   stop_bdevd
   note "bad input (wrong subnqn, closed port, bad/missing traddr, same subsystem twice) refused cleanly; Tcp0n1 ($NS1_BLOCKS x $NS1_BS), Tcp0n2 ($NS2_BLOCKS x $NS2_BS), TCP trid, detach closed the connections, save_config round trip"
 }
