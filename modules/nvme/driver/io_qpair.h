@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "modules/nvme/driver/request_queue.h"
 #include "modules/nvme/driver/spec.h"
 
 namespace bdevkit::nvme {
@@ -126,9 +127,9 @@ class IoQpair {
   uint32_t entries() const { return config_.entries; }
   uint32_t max_transfer() const { return config_.max_transfer; }
   uint32_t outstanding() const { return outstanding_; }
-  uint32_t queued() const { return queued_; }
+  uint32_t queued() const { return queue_.size(); }
   // Submitted requests not yet completed, in flight or waiting in the software queue.
-  bool idle() const { return outstanding_ == 0 && queued_ == 0; }
+  bool idle() const { return outstanding_ == 0 && queue_.empty(); }
 
   // Counters for tools and tests.
   struct Stats {
@@ -155,7 +156,7 @@ class IoQpair {
   bool broken_ = false;
   uint32_t epoch_seen_ = 0;
   uint32_t outstanding_ = 0;
-  uint32_t queued_ = 0;
+  RequestQueue queue_;  // waiting for a slot (or for a suspended queue pair to resume)
   Stats stats_;
 };
 

@@ -92,7 +92,7 @@ Qpair::Qpair(const QpairConfig& config, std::unique_ptr<DmaRegion> region,
 Qpair::~Qpair() {
   if (!idle()) {
     LOG_ERROR("nvme: qpair %d destroyed with %u commands outstanding and %u queued", config_.qid,
-              outstanding_, queued_);
+              outstanding_, queue_.size());
   }
 }
 
@@ -104,27 +104,13 @@ int Qpair::Submit(Request& req) {
   if (sum != req.data_len) return -EINVAL;
   req.next = nullptr;
   // Keep submission order: nothing overtakes requests already waiting.
-  if (suspended_ || queue_head_ != nullptr || !TryStart(req)) Enqueue(req);
+  if (suspended_ || !queue_.empty() || !TryStart(req)) Enqueue(req);
   return 0;
 }
 
 void Qpair::Enqueue(Request& req) {
-  req.next = nullptr;
-  if (queue_tail_ != nullptr) {
-    queue_tail_->next = &req;
-  } else {
-    queue_head_ = &req;
-  }
-  queue_tail_ = &req;
-  ++queued_;
+  queue_.PushBack(req);
   ++stats_.queued;
-}
-
-void Qpair::PushFront(Request& req) {
-  req.next = queue_head_;
-  queue_head_ = &req;
-  if (queue_tail_ == nullptr) queue_tail_ = &req;
-  ++queued_;
 }
 
 // Starts `req` now if a tracker, an SQ slot and (when needed) bounce pages are free.
@@ -232,12 +218,9 @@ void Qpair::RingSqDoorbell() {
 }
 
 void Qpair::StartQueued() {
-  while (queue_head_ != nullptr && !suspended_) {
-    Request& req = *queue_head_;
-    if (!TryStart(req)) break;
-    queue_head_ = req.next;
-    if (queue_head_ == nullptr) queue_tail_ = nullptr;
-    --queued_;
+  while (!queue_.empty() && !suspended_) {
+    if (!TryStart(queue_.front())) break;
+    queue_.PopFront();
   }
 }
 
@@ -350,7 +333,7 @@ void Qpair::Resume(uint32_t epoch) {
     latest->next_free = free_;
     free_ = latest;
     --outstanding_;
-    PushFront(req);
+    queue_.PushFront(req);
   }
   sq_tail_ = sq_head_ = cq_head_ = 0;
   phase_ = 1;
@@ -363,51 +346,12 @@ void Qpair::Resume(uint32_t epoch) {
   }
   // Requests already resubmitted too often fail rather than risk looping forever on
   // a command that takes the controller down.
-  Request* keep_head = nullptr;
-  Request* keep_tail = nullptr;
-  Request* fail_head = nullptr;
-  Request** fail_tail = &fail_head;
-  uint32_t kept = 0;
-  for (Request* r = queue_head_; r != nullptr;) {
-    Request* next = r->next;
-    r->next = nullptr;
-    if (r->resubmits >= config_.max_resubmits) {
-      *fail_tail = r;
-      fail_tail = &r->next;
-    } else {
-      ++r->resubmits;
-      ++stats_.resubmitted;
-      (keep_tail ? keep_tail->next : keep_head) = r;
-      keep_tail = r;
-      ++kept;
-    }
-    r = next;
-  }
-  queue_head_ = keep_head;
-  queue_tail_ = keep_tail;
-  queued_ = kept;
-  for (Request* r = fail_head; r != nullptr;) {
-    Request* next = r->next;
-    Completion cpl{};
-    cpl.status = MakeStatus(sct::kGeneric, generic_sc::kAbortSqDeleted, /*dnr=*/true);
-    cpl.sq_id = config_.qid;
-    r->cb(r->cb_arg, cpl);
-    r = next;
-  }
+  stats_.resubmitted += queue_.TrimForResubmit(
+      config_.max_resubmits, MakeStatus(sct::kGeneric, generic_sc::kAbortSqDeleted, /*dnr=*/true),
+      config_.qid);
 }
 
-void Qpair::FailQueued(uint16_t status) {
-  while (queue_head_ != nullptr) {
-    Request* r = queue_head_;
-    queue_head_ = r->next;
-    if (queue_head_ == nullptr) queue_tail_ = nullptr;
-    --queued_;
-    Completion cpl{};
-    cpl.status = status;
-    cpl.sq_id = config_.qid;
-    r->cb(r->cb_arg, cpl);
-  }
-}
+void Qpair::FailQueued(uint16_t status) { queue_.FailAll(status, config_.qid); }
 
 void Qpair::CheckTimeouts(uint64_t now_ticks, uint64_t timeout_ticks, TimeoutFn fn, void* arg) {
   if (!config_.track_timeouts || outstanding_ == 0 || suspended_) return;

@@ -70,7 +70,6 @@ class Qpair final : public IoQpair {
   bool TryStart(Request& req);
   bool SetUpBounce(Tracker& t, Request& req);
   void Enqueue(Request& req);
-  void PushFront(Request& req);
   void StartQueued();
   void RingSqDoorbell();
   void CompleteTracker(const Completion& cpl);
@@ -96,9 +95,6 @@ class Qpair final : public IoQpair {
   std::vector<Tracker> trackers_;
   Tracker* free_ = nullptr;
   uint64_t next_seq_ = 0;
-
-  Request* queue_head_ = nullptr;  // software queue, in submission order
-  Request* queue_tail_ = nullptr;
 
   char* bounce_base_ = nullptr;
   std::vector<int32_t> bounce_next_;

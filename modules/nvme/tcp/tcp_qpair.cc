@@ -73,7 +73,7 @@ TcpQpair::TcpQpair(const QpairConfig& config) : IoQpair(config) {
 TcpQpair::~TcpQpair() {
   if (!idle()) {
     LOG_ERROR("nvme: tcp qpair %d destroyed with %u commands outstanding and %u queued",
-              config_.qid, outstanding_, queued_);
+              config_.qid, outstanding_, queue_.size());
   }
   if (fd_ >= 0) ::close(fd_);
 }
@@ -107,27 +107,13 @@ int TcpQpair::Submit(Request& req) {
   if (sum != req.data_len) return -EINVAL;
   req.next = nullptr;
   // Keep submission order: nothing overtakes requests already waiting.
-  if (suspended_ || broken_ || queue_head_ != nullptr || !TryStart(req)) Enqueue(req);
+  if (suspended_ || broken_ || !queue_.empty() || !TryStart(req)) Enqueue(req);
   return 0;
 }
 
 void TcpQpair::Enqueue(Request& req) {
-  req.next = nullptr;
-  if (queue_tail_ != nullptr) {
-    queue_tail_->next = &req;
-  } else {
-    queue_head_ = &req;
-  }
-  queue_tail_ = &req;
-  ++queued_;
+  queue_.PushBack(req);
   ++stats_.queued;
-}
-
-void TcpQpair::PushFront(Request& req) {
-  req.next = queue_head_;
-  queue_head_ = &req;
-  if (queue_tail_ == nullptr) queue_tail_ = &req;
-  ++queued_;
 }
 
 bool TcpQpair::TxReserve(size_t bytes) {
@@ -415,12 +401,9 @@ void TcpQpair::OnC2HDataEnd() {
 }
 
 void TcpQpair::StartQueued() {
-  while (queue_head_ != nullptr && !suspended_ && !broken_) {
-    Request& req = *queue_head_;
-    if (!TryStart(req)) break;
-    queue_head_ = req.next;
-    if (queue_head_ == nullptr) queue_tail_ = nullptr;
-    --queued_;
+  while (!queue_.empty() && !suspended_ && !broken_) {
+    if (!TryStart(queue_.front())) break;
+    queue_.PopFront();
   }
 }
 
@@ -475,7 +458,7 @@ void TcpQpair::Resume(uint32_t epoch) {
     latest->next_free = free_;
     free_ = latest;
     --outstanding_;
-    PushFront(req);
+    queue_.PushFront(req);
   }
   for (Tracker& t : trackers_) t.in_h2c = false;
   h2c_head_ = h2c_tail_ = nullptr;
@@ -491,51 +474,12 @@ void TcpQpair::Resume(uint32_t epoch) {
     return;
   }
   // Requests already resubmitted too often fail rather than loop forever.
-  Request* keep_head = nullptr;
-  Request* keep_tail = nullptr;
-  Request* fail_head = nullptr;
-  Request** fail_tail = &fail_head;
-  uint32_t kept = 0;
-  for (Request* r = queue_head_; r != nullptr;) {
-    Request* next = r->next;
-    r->next = nullptr;
-    if (r->resubmits >= config_.max_resubmits) {
-      *fail_tail = r;
-      fail_tail = &r->next;
-    } else {
-      ++r->resubmits;
-      ++stats_.resubmitted;
-      (keep_tail ? keep_tail->next : keep_head) = r;
-      keep_tail = r;
-      ++kept;
-    }
-    r = next;
-  }
-  queue_head_ = keep_head;
-  queue_tail_ = keep_tail;
-  queued_ = kept;
-  for (Request* r = fail_head; r != nullptr;) {
-    Request* next = r->next;
-    Completion cpl{};
-    cpl.status = MakeStatus(sct::kGeneric, generic_sc::kAbortSqDeleted, /*dnr=*/true);
-    cpl.sq_id = config_.qid;
-    r->cb(r->cb_arg, cpl);
-    r = next;
-  }
+  stats_.resubmitted += queue_.TrimForResubmit(
+      config_.max_resubmits, MakeStatus(sct::kGeneric, generic_sc::kAbortSqDeleted, /*dnr=*/true),
+      config_.qid);
 }
 
-void TcpQpair::FailQueued(uint16_t status) {
-  while (queue_head_ != nullptr) {
-    Request* r = queue_head_;
-    queue_head_ = r->next;
-    if (queue_head_ == nullptr) queue_tail_ = nullptr;
-    --queued_;
-    Completion cpl{};
-    cpl.status = status;
-    cpl.sq_id = config_.qid;
-    r->cb(r->cb_arg, cpl);
-  }
-}
+void TcpQpair::FailQueued(uint16_t status) { queue_.FailAll(status, config_.qid); }
 
 void TcpQpair::FailHeld() {
   // fast_io_fail_timeout_sec passed while disconnected: what we hold fails now (the

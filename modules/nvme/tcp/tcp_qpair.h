@@ -90,7 +90,6 @@ class TcpQpair final : public IoQpair {
   Tracker* TrackerFor(uint16_t cid);
   void Break(const char* reason);
   void Enqueue(Request& req);
-  void PushFront(Request& req);
   void StartQueued();
   void Resume(uint32_t epoch);
   void FailQueued(uint16_t status);
@@ -109,9 +108,6 @@ class TcpQpair final : public IoQpair {
   uint64_t next_seq_ = 0;
   Tracker* h2c_head_ = nullptr;  // trackers with R2T data to send, in arrival order
   Tracker* h2c_tail_ = nullptr;
-
-  Request* queue_head_ = nullptr;  // software queue, in submission order
-  Request* queue_tail_ = nullptr;
 
   // Send buffer: bytes [tx_head_, tx_tail_) are encoded PDUs not yet sent.
   std::vector<uint8_t> tx_;
